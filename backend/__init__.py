@@ -1,0 +1,67 @@
+"""Nearbank: nearest branches, ATMs and card repayment points for a bank's cardholders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, send_from_directory
+from sqlalchemy import text
+
+from backend.config import Config
+from backend.errors import problem, register_error_handlers
+from backend.extensions import api, db, jwt
+
+
+def create_app(config: Any = None) -> Flask:
+    """Build the Flask app: extensions, blueprints, error handlers and CLI."""
+    app = Flask(__name__)
+    app.config.from_object(config if config is not None else Config())
+    app.json.sort_keys = False
+
+    db.init_app(app)
+    jwt.init_app(app)
+    api.init_app(app)
+    register_error_handlers(app, api)
+
+    from backend.accounts.auth import init_auth
+    from backend.accounts.routes import blp as auth_blp
+    from backend.cli import register_cli
+    from backend.places.routes import blp as places_blp
+
+    init_auth(app)
+    api.register_blueprint(auth_blp)
+    api.register_blueprint(places_blp)
+    _register_operational_routes(app)
+    register_cli(app)
+    return app
+
+
+def _register_operational_routes(app: Flask) -> None:
+    import swagger_ui_bundle
+
+    from backend.migrate import current_revision, head_revision
+
+    @app.get("/healthz")
+    def healthz():
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz():
+        """The database answers and its schema is at the newest migration."""
+        try:
+            with db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+                current = current_revision(conn)
+        except Exception:  # any failure to reach the database means "not ready"
+            return problem(503, "Service Unavailable", "The database cannot be reached.")
+        head = head_revision()
+        if current != head:
+            return problem(503, "Service Unavailable",
+                           f"The database schema is at {current}, the code expects {head}.")
+        return {"status": "ready", "migration": current}
+
+    @app.get("/api/v1/docs/assets/<path:filename>")
+    def docs_assets(filename: str):
+        """Swagger UI's files, served locally so the docs page works offline."""
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)

@@ -1,0 +1,84 @@
+"""Login, refresh, logout and the signed-in user's profile."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from flask import current_app
+from flask.views import MethodView
+from flask_jwt_extended import (
+    create_access_token,
+    create_refresh_token,
+    current_user,
+    get_jwt,
+    jwt_required,
+)
+
+from backend.accounts import schemas, service
+from backend.extensions import Blueprint, db
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign in and out.")
+_BEARER = [{"bearerAuth": []}]
+
+
+def _claims(user, sid: str) -> dict:
+    return {"role": user.role, "sid": sid}
+
+
+def _access_token(user, sid: str) -> dict:
+    token = create_access_token(identity=str(user.id), additional_claims=_claims(user, sid))
+    lifetime = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return {"access_token": token, "token_type": "Bearer",
+            "expires_in": int(lifetime.total_seconds())}
+
+
+@blp.route("/auth/login")
+class Login(MethodView):
+    @blp.arguments(schemas.LoginSchema)
+    @blp.response(200, schemas.TokensSchema)
+    @blp.alt_response(401, description="Wrong e-mail address or password.")
+    def post(self, args):
+        """Exchange credentials for an access token and a refresh token."""
+        user = service.authenticate(db.session, args["email"], args["password"])
+        sid = str(uuid.uuid4())  # one login session; logout revokes all its tokens
+        tokens = _access_token(user, sid)
+        tokens["refresh_token"] = create_refresh_token(identity=str(user.id),
+                                                       additional_claims=_claims(user, sid))
+        return tokens
+
+
+@blp.route("/auth/refresh")
+class Refresh(MethodView):
+    @jwt_required(refresh=True)
+    @blp.response(200, schemas.TokensSchema)
+    @blp.doc(security=_BEARER)
+    def post(self):
+        """A new access token for a valid refresh token (sent as the bearer token)."""
+        return _access_token(current_user, get_jwt()["sid"])
+
+
+@blp.route("/auth/logout")
+class Logout(MethodView):
+    @jwt_required(verify_type=False)
+    @blp.response(204)
+    @blp.doc(security=_BEARER)
+    def post(self):
+        """End the login session: its access and refresh tokens stop working at once."""
+        claims = get_jwt()
+        # The refresh token outlives every access token of the session, so the revocation
+        # can be forgotten once that lifetime has passed.
+        refresh_lifetime = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+        expires_at = datetime.fromtimestamp(claims["iat"], UTC) + refresh_lifetime
+        service.revoke_session(db.session, uuid.UUID(claims["sid"]), int(claims["sub"]),
+                               expires_at)
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @jwt_required()
+    @blp.response(200, schemas.MeSchema)
+    @blp.doc(security=_BEARER)
+    def get(self):
+        """The signed-in user."""
+        return current_user

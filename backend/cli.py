@@ -1,0 +1,90 @@
+"""`flask` commands: database set-up, users, loading place files."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from backend.extensions import db
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the project's command groups to the app."""
+    app.cli.add_command(db_group)
+    app.cli.add_command(users_group)
+    app.cli.add_command(places_group)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    from backend.migrate import upgrade
+
+    upgrade(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    click.echo("database schema is current")
+
+
+@click.group("users")
+def users_group() -> None:
+    """User accounts."""
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", "display_name", default=None)
+@click.option("--card-tier", default=None)
+@click.option("--if-missing", is_flag=True, help="Do nothing when the e-mail address exists.")
+def users_create(email: str, role: str, password: str, display_name: str | None,
+                 card_tier: str | None, if_missing: bool) -> None:
+    """Create a user with a role (cardholder, maintainer, merchant, reviewer, admin)."""
+    from backend.accounts import service
+    from backend.errors import AppError
+
+    if if_missing and service.find_user_by_email(db.session, email):
+        click.echo(f"{email} exists already")
+        return
+    try:
+        user = service.create_user(db.session, email, password, role, display_name, card_tier)
+    except AppError as exc:
+        details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors or [])
+        raise click.ClickException(f"{exc.detail} {details}".strip()) from None
+    click.echo(f"created {user.role} {user.email}")
+
+
+@click.group("places")
+def places_group() -> None:
+    """Branches, ATMs and partner outlets."""
+
+
+@places_group.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--if-empty", is_flag=True, help="Load only when there are no places yet.")
+def places_load(path: str, if_empty: bool) -> None:
+    """Load a place file in the project's CSV or GeoJSON format (insert or update)."""
+    from backend.places.loader import count_places, load_places_file
+
+    if if_empty and count_places(db.session):
+        click.echo("places exist already; nothing loaded")
+        return
+    written = 0
+
+    def progress(count: int) -> None:
+        nonlocal written
+        written += count
+        click.echo(f"\r  written {written} places", nl=False, err=True)
+
+    report = load_places_file(db.session, path, progress=progress)
+    if written:
+        click.echo("", err=True)
+    click.echo(report.summary())
+    if report.errors:
+        for error in report.errors[:20]:
+            click.echo(f"  {error}", err=True)
+        raise click.ClickException(f"{len(report.errors)} record(s) rejected; nothing loaded")

@@ -1,0 +1,68 @@
+"""Configuration from the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+
+
+def normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver whatever PostgreSQL URL form we are given."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _minutes(name: str, default: int) -> timedelta:
+    return timedelta(minutes=int(os.environ.get(name, default)))
+
+
+class Config:
+    """Production-style settings; every value can be set through the environment."""
+
+    def __init__(self) -> None:
+        url = os.environ.get("DATABASE_URL")
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(url) if url else None
+        self.DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", 8))
+        # Without a configured secret each process would invent its own, and tokens issued by
+        # one gunicorn worker would be refused by the next; `make run` sets one in var/.
+        self.JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY") or secrets.token_urlsafe(32)
+        self.JWT_ACCESS_TOKEN_EXPIRES = _minutes("JWT_ACCESS_MINUTES", 15)
+        self.JWT_REFRESH_TOKEN_EXPIRES = _minutes("JWT_REFRESH_MINUTES", 60 * 24 * 30)
+        self.JWT_TOKEN_LOCATION = ["headers"]
+        self.JWT_ERROR_MESSAGE_KEY = "detail"
+        self.NEARBY_DEFAULT_RADIUS_M = 5000
+        self.NEARBY_MAX_RADIUS_M = int(os.environ.get("NEARBY_MAX_RADIUS_M", 50_000))
+        self.NEARBY_DEFAULT_LIMIT = 20
+        self.NEARBY_MAX_LIMIT = int(os.environ.get("NEARBY_MAX_LIMIT", 100))
+        self.BBOX_MAX_RESULTS = int(os.environ.get("BBOX_MAX_RESULTS", 500))
+        self.API_TITLE = "Nearbank API"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.1.0"
+        self.OPENAPI_URL_PREFIX = "/api/v1"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.OPENAPI_SWAGGER_UI_PATH = "docs"
+        # Served by the app itself from the swagger-ui-bundle package: the docs work offline.
+        self.OPENAPI_SWAGGER_UI_URL = "/api/v1/docs/assets/"
+        self.API_SPEC_OPTIONS = {
+            "info": {"description": "Nearest branches, ATMs and card repayment points."},
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
+        }
+        self.JSON_SORT_KEYS = False
+
+
+class TestConfig(Config):
+    """Settings for the test suite: a fixed secret and short, predictable lifetimes."""
+
+    def __init__(self, database_url: str | None = None) -> None:
+        super().__init__()
+        if database_url:
+            self.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)
+        self.TESTING = True
+        self.JWT_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"

@@ -1,0 +1,141 @@
+"""Application errors and their RFC 9457 problem+json rendering."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask, Response, json
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_MIME = "application/problem+json"
+PROBLEM_BASE = "https://nearbank.example/problems/"
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    """An error that carries its HTTP status and problem type."""
+
+    status = 500
+    type = "about:blank"
+    title = "Internal Server Error"
+
+    def __init__(self, detail: str | None = None, errors: Iterable[dict] | None = None,
+                 **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.errors = list(errors) if errors else None
+        self.extra = extra
+
+
+class BadRequest(AppError):
+    status, type, title = 400, PROBLEM_BASE + "validation", "Invalid request"
+
+
+class Unauthorized(AppError):
+    status, type, title = 401, PROBLEM_BASE + "unauthorized", "Authentication required"
+
+
+class Forbidden(AppError):
+    status, type, title = 403, PROBLEM_BASE + "forbidden", "Not allowed"
+
+
+class NotFound(AppError):
+    status, type, title = 404, PROBLEM_BASE + "not-found", "Not found"
+
+
+class Conflict(AppError):
+    status, type, title = 409, PROBLEM_BASE + "conflict", "Conflict"
+
+
+def field_error(field: str, message: str, location: str | None = None) -> dict:
+    """One entry of a problem's `errors` list."""
+    entry = {"field": field, "message": message}
+    if location:
+        entry["in"] = location
+    return entry
+
+
+def problem(status: int, title: str, detail: str | None = None, type_: str = "about:blank",
+            errors: list[dict] | None = None, **extra: Any) -> Response:
+    """Build an application/problem+json response."""
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_MIME)
+
+
+def _flatten(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Turn marshmallow's nested message dicts into (dotted field, message) pairs."""
+    if isinstance(messages, dict):
+        pairs = []
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            pairs.extend(_flatten(value, name))
+        return pairs
+    if isinstance(messages, list | tuple):
+        pairs = []
+        for item in messages:
+            pairs.extend(_flatten(item, prefix) if isinstance(item, dict | list) else
+                         [(prefix or "_schema", str(item))])
+        return pairs
+    return [(prefix or "_schema", str(messages))]
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details (documentation of every error response)."""
+
+    type = ma.fields.String()
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String()
+    errors = ma.fields.List(ma.fields.Dict(), metadata={
+        "description": "Per-field problems: {field, message, in}."})
+
+
+class ProblemApi(Api):
+    """flask-smorest Api whose HTTP errors, validation errors included, are problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        data = getattr(error, "data", None) or {}
+        messages = data.get("messages") or data.get("errors")
+        if messages:
+            errors = []
+            for location, fields in messages.items():
+                for field, message in _flatten(fields):
+                    errors.append(field_error(field, message, location))
+            return problem(400, "Invalid request", "The request has invalid fields.",
+                           BadRequest.type, errors)
+        return problem(error.code or 500, error.name, error.description)
+
+
+def register_error_handlers(app: Flask, api: ProblemApi) -> None:
+    """Render AppError and unexpected exceptions as problem+json."""
+
+    @app.errorhandler(AppError)
+    def _app_error(error: AppError) -> Response:
+        return problem(error.status, error.title, error.detail, error.type, error.errors,
+                       **error.extra)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        if isinstance(error, HTTPException):
+            return api.handle_http_exception(error)
+        # The exception text can hold SQL parameters (a query point, say): log only its type
+        # and where it happened, never its message or the request's arguments.
+        tb = error.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
+        log.error("unhandled %s at %s", type(error).__name__, where)
+        return problem(500, "Internal Server Error", "Something went wrong on our side.")
+

@@ -1,0 +1,7 @@
+"""One place that imports every model, so Alembic and the tests see the whole schema."""
+
+
+def import_all_models() -> None:
+    """Import every capability's models module (registers their tables on Base.metadata)."""
+    from backend.accounts import models as _accounts  # noqa: F401
+    from backend.places import models as _places  # noqa: F401

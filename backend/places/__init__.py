@@ -1,0 +1,1 @@
+"""Branches, ATMs and partner outlets; nearby search; repayment points."""

@@ -1,0 +1,135 @@
+"""Request and response schemas of the places API (validation and OpenAPI)."""
+
+from __future__ import annotations
+
+import math
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from backend import vocab
+from backend.geo import latitude_problem, longitude_problem
+
+MAX_RADIUS_M = 50_000
+DEFAULT_RADIUS_M = 5_000
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+MAX_BBOX_LIMIT = 500
+
+
+def _checked(problem_of):
+    def check(value: float) -> None:
+        problem = problem_of(value)
+        if problem:
+            raise ma.ValidationError(problem[0].upper() + problem[1:] + ".")
+
+    return check
+
+
+class CodeList(fields.Field):
+    """Comma-separated codes from a controlled vocabulary (`services=CashDeposits,WiFi`)."""
+
+    def __init__(self, choices: tuple[str, ...], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.choices = choices
+        self.metadata.setdefault("description", "Comma-separated codes: " + ", ".join(choices))
+
+    def _deserialize(self, value, attr, data, **kwargs) -> tuple[str, ...]:
+        if not isinstance(value, str):
+            raise ma.ValidationError("Must be a comma-separated string.")
+        codes = tuple(dict.fromkeys(c.strip() for c in value.split(",") if c.strip()))
+        unknown = [c for c in codes if c not in self.choices]
+        if unknown:
+            raise ma.ValidationError(f"Unknown code(s): {', '.join(unknown)}.")
+        return codes
+
+
+class PointQuerySchema(ma.Schema):
+    """Where the cardholder is and how far to look."""
+
+    lat = fields.Float(required=True, allow_nan=False, validate=_checked(latitude_problem),
+                       metadata={"description": "Latitude, WGS84 decimal degrees."})
+    lon = fields.Float(required=True, allow_nan=False, validate=_checked(longitude_problem),
+                       metadata={"description": "Longitude, WGS84 decimal degrees."})
+    radius_m = fields.Float(
+        load_default=DEFAULT_RADIUS_M, allow_nan=False,
+        validate=validate.Range(min=0, max=MAX_RADIUS_M, min_inclusive=False),
+        metadata={"description": f"Search radius in metres, at most {MAX_RADIUS_M}."},
+    )
+    limit = fields.Integer(load_default=DEFAULT_LIMIT,
+                           validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.String(metadata={"description": "`next_cursor` of the previous page."})
+    open_now = fields.Boolean(metadata={"description": "Only places open right now."})
+    services = CodeList(vocab.SERVICES)
+    accessibility = CodeList(vocab.ACCESSIBILITY)
+
+
+class NearbyPlacesQuerySchema(PointQuerySchema):
+    """`/places/nearby` also takes the kind of place."""
+
+    kind = fields.String(validate=validate.OneOf(vocab.PLACE_KINDS))
+
+
+class RepaymentQuerySchema(PointQuerySchema):
+    """Where to repay a card: by method and fee."""
+
+    method = CodeList(vocab.REPAYMENT_METHODS,
+                      metadata={"description": "Repayment methods the place must all accept."})
+    fee_free = fields.Boolean(metadata={"description": "Only places that charge no fee."})
+
+
+class BboxField(fields.Field):
+    """`minLon,minLat,maxLon,maxLat`; minLon > maxLon means the box crosses the antimeridian."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> tuple[float, float, float, float]:
+        parts = value.split(",") if isinstance(value, str) else []
+        if len(parts) != 4:
+            raise ma.ValidationError("Must be four comma-separated numbers: "
+                                     "minLon,minLat,maxLon,maxLat.")
+        try:
+            min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
+        except ValueError as exc:
+            raise ma.ValidationError("Every bbox value must be a number.") from exc
+        if not all(math.isfinite(v) for v in (min_lon, min_lat, max_lon, max_lat)):
+            raise ma.ValidationError("Every bbox value must be a finite number.")
+        if longitude_problem(min_lon) or longitude_problem(max_lon):
+            raise ma.ValidationError("Longitudes must be between -180 and 180.")
+        if latitude_problem(min_lat) or latitude_problem(max_lat):
+            raise ma.ValidationError("Latitudes must be between -90 and 90.")
+        if min_lat > max_lat:
+            raise ma.ValidationError("minLat must not be greater than maxLat.")
+        return min_lon, min_lat, max_lon, max_lat
+
+
+class BboxQuerySchema(ma.Schema):
+    """Places inside a map's bounding box."""
+
+    bbox = BboxField(required=True, metadata={"description": "minLon,minLat,maxLon,maxLat"})
+    kind = fields.String(validate=validate.OneOf(vocab.PLACE_KINDS))
+    limit = fields.Integer(load_default=MAX_BBOX_LIMIT,
+                           validate=validate.Range(min=1, max=MAX_BBOX_LIMIT))
+    cursor = fields.String()
+
+
+class PlaceStatusSchema(ma.Schema):
+    """A maintainer's change of a place's status."""
+
+    status = fields.String(required=True, validate=validate.OneOf(vocab.PLACE_STATUSES))
+
+
+class FeatureCollectionSchema(ma.Schema):
+    """A GeoJSON FeatureCollection (RFC 7946) of places; see the guide for properties."""
+
+    type = fields.String(metadata={"example": "FeatureCollection"})
+    features = fields.List(fields.Dict())
+    next_cursor = fields.String(allow_none=True)
+    count = fields.Integer()
+
+
+class FeatureSchema(ma.Schema):
+    """A GeoJSON Feature of one place."""
+
+    type = fields.String(metadata={"example": "Feature"})
+    id = fields.String()
+    geometry = fields.Dict()
+    properties = fields.Dict()

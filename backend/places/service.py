@@ -1,0 +1,393 @@
+"""Nearby search, repayment points, bounding-box listing and single places."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from backend.errors import BadRequest, NotFound
+from backend.geo import SPHEROID_OVER_SPHERE_MIN, geodesic_inverse
+from backend.hours import OpeningHours, local_datetime, status_at, week_schedule
+from backend.places.models import Place
+
+# Columns every listing returns, with the point split into numbers.
+_COLUMNS = """
+    p.id, p.public_id, p.kind, p.name, p.brand, p.street, p.locality, p.region, p.postcode,
+    p.country, p.timezone, p.opening_hours::text AS opening_hours, p.services, p.accessibility,
+    p.repayment_methods,
+    p.repayment_fee, p.repayment_fee_currency, p.repayment_posting, p.repayment_cutoff,
+    p.phone, p.status, p.last_verified_at,
+    ST_Y(p.location::geometry) AS lat, ST_X(p.location::geometry) AS lon
+"""
+_POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography"
+
+# Nearest first by the GiST index's KNN ordering (sphere distance), with the exact spheroid
+# distance alongside; find_nearby_places re-sorts by the latter and checks the cut is exact.
+NEARBY_SQL = f"""
+SELECT {_COLUMNS},
+       ST_Distance(p.location, {_POINT}) AS distance_m,
+       p.location <-> {_POINT} AS sphere_m
+FROM places p
+WHERE ST_DWithin(p.location, {_POINT}, :radius_m)
+  AND p.status <> 'decommissioned'
+  {{filters}}
+ORDER BY p.location <-> {_POINT}
+LIMIT :k
+"""
+
+# Fallback when the KNN candidates cannot prove the order: every match, exact order.
+NEARBY_EXACT_SQL = f"""
+SELECT {_COLUMNS},
+       ST_Distance(p.location, {_POINT}) AS distance_m,
+       0.0 AS sphere_m
+FROM places p
+WHERE ST_DWithin(p.location, {_POINT}, :radius_m)
+  AND p.status <> 'decommissioned'
+  {{filters}}
+ORDER BY distance_m, p.id
+LIMIT :k
+"""
+MAX_KNN_CANDIDATES = 4096
+
+
+@dataclass(frozen=True)
+class NearbyQuery:
+    """A nearby search; the point lives only as long as this object."""
+
+    lat: float
+    lon: float
+    radius_m: float
+    limit: int
+    kinds: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    accessibility: tuple[str, ...] = ()
+    open_now: bool | None = None
+    methods: tuple[str, ...] = ()
+    fee_free: bool | None = None
+    repayment_only: bool = False
+    cursor: str | None = None
+
+
+@dataclass
+class Page:
+    """One page of places, as GeoJSON features, and the cursor of the next."""
+
+    features: list[dict[str, Any]]
+    next_cursor: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_geojson(self) -> dict[str, Any]:
+        """The page as an RFC 7946 FeatureCollection."""
+        return {"type": "FeatureCollection", "features": self.features,
+                "count": len(self.features), "next_cursor": self.next_cursor}
+
+
+def _filter_fingerprint(query: NearbyQuery) -> str:
+    # A cursor only makes sense with the filters it was made for; coordinates are left out.
+    parts = [query.kinds, query.services, query.accessibility, query.open_now, query.methods,
+             query.fee_free, query.repayment_only]
+    return uuid.uuid5(uuid.NAMESPACE_OID, repr(parts)).hex[:12]
+
+
+def encode_cursor(payload: dict[str, Any]) -> str:
+    """An opaque, URL-safe page cursor."""
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, expected_keys: set[str]) -> dict[str, Any]:
+    """The payload of a cursor made by encode_cursor.
+
+    :raises BadRequest: when the cursor is malformed.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        payload = None
+    if not isinstance(payload, dict) or set(payload) != expected_keys:
+        raise BadRequest("The cursor is not valid.",
+                         [{"field": "cursor", "in": "query", "message": "Malformed cursor."}])
+    return payload
+
+
+def _nearby_filters(query: NearbyQuery, params: dict[str, Any]) -> str:
+    clauses = []
+    if query.kinds:
+        clauses.append("p.kind = ANY(:kinds)")
+        params["kinds"] = list(query.kinds)
+    if query.services:
+        clauses.append("p.services @> CAST(:services AS text[])")
+        params["services"] = list(query.services)
+    if query.accessibility:
+        clauses.append("p.accessibility @> CAST(:accessibility AS text[])")
+        params["accessibility"] = list(query.accessibility)
+    if query.repayment_only:
+        clauses.append("cardinality(p.repayment_methods) > 0")
+    if query.methods:
+        clauses.append("p.repayment_methods @> CAST(:methods AS text[])")
+        params["methods"] = list(query.methods)
+    if query.fee_free is True:
+        clauses.append("p.repayment_fee = 0")
+    elif query.fee_free is False:
+        clauses.append("p.repayment_fee > 0")
+    if query.cursor:
+        after = decode_cursor(query.cursor, {"d", "i", "f"})
+        if after["f"] != _filter_fingerprint(query) or not isinstance(after["i"], int) \
+                or not isinstance(after["d"], int | float):
+            raise BadRequest("The cursor belongs to a different search.",
+                             [{"field": "cursor", "in": "query",
+                               "message": "Cursor does not match these filters."}])
+        clauses.append(f"(ST_Distance(p.location, {_POINT}), p.id) > (:after_d, :after_id)")
+        params.update(after_d=float(after["d"]), after_id=after["i"])
+    return "".join(f"\n  AND {c}" for c in clauses)
+
+
+def find_nearby_places(session: Session, query: NearbyQuery, now: datetime) -> Page:
+    """Places within the radius, nearest first by geodesic distance, ties broken by id.
+
+    :raises BadRequest: for a malformed cursor.
+    """
+    params: dict[str, Any] = {"lat": query.lat, "lon": query.lon, "radius_m": query.radius_m}
+    filters = _nearby_filters(query, params)
+    wanted = query.limit + 1  # one more than a page tells whether there is a next page
+    k = wanted + 8
+    while True:
+        exact = k > MAX_KNN_CANDIDATES
+        sql = (NEARBY_EXACT_SQL if exact else NEARBY_SQL).format(filters=filters)
+        rows = session.execute(text(sql), {**params, "k": k}).mappings().all()
+        exhausted = len(rows) < k
+        accepted = []
+        for row in sorted(rows, key=lambda r: (r["distance_m"], r["id"])):
+            status = _hours_status(row, now)
+            if query.open_now is not None and status["open_now"] is not query.open_now:
+                continue
+            accepted.append((row, status))
+        accepted = accepted[:wanted]
+        # Every unfetched row is at least `floor` metres away on the spheroid, so the cut is
+        # exact once the last accepted row is nearer than that.
+        floor = rows[-1]["sphere_m"] * SPHEROID_OVER_SPHERE_MIN if rows else 0.0
+        if exact or exhausted or (len(accepted) == wanted
+                                  and accepted[-1][0]["distance_m"] < floor):
+            break
+        k *= 4
+    page, more = accepted[:query.limit], len(accepted) > query.limit
+    features = [_feature(row, status, query, now) for row, status in page]
+    next_cursor = None
+    if more:
+        last = page[-1][0]
+        next_cursor = encode_cursor({"d": last["distance_m"], "i": last["id"],
+                                     "f": _filter_fingerprint(query)})
+    return Page(features, next_cursor)
+
+
+def _hours(row: Any) -> OpeningHours | None:
+    return _parse_hours(row["opening_hours"]) if row["opening_hours"] else None
+
+
+@lru_cache(maxsize=4096)
+def _parse_hours(document: str) -> OpeningHours:
+    # Many places share a schedule; parsing each distinct one once keeps it off the hot path.
+    return OpeningHours.from_json(json.loads(document))
+
+
+def _hours_status(row: Any, now: datetime) -> dict[str, Any]:
+    """open_now / next change / closes_soon of a row; unknown hours give open_now None."""
+    hours = _hours(row)
+    if row["status"] != "active":
+        return {"open_now": False, "next_change": None, "closes_soon": False}
+    if hours is None:
+        return {"open_now": None, "next_change": None, "closes_soon": False}
+    status = status_at(hours, row["timezone"], now)
+    next_change = None
+    if status.next_change_at is not None:
+        next_change = {"at": status.next_change_at.isoformat(), "kind": status.next_change}
+    return {"open_now": status.open_now, "next_change": next_change,
+            "closes_soon": status.closes_soon}
+
+
+def _repayment(row: Any, now: datetime) -> dict[str, Any] | None:
+    """How to repay a card at this place, or None when it takes no repayments."""
+    methods = list(row["repayment_methods"] or [])
+    if not methods:
+        return None
+    fee = row["repayment_fee"]
+    cutoff = row["repayment_cutoff"]
+    cutoff_today = None
+    cutoff_passed = None
+    if cutoff is not None:
+        today = now.astimezone(_zone(row["timezone"])).date()
+        cutoff_at = local_datetime(row["timezone"], today, cutoff.strftime("%H:%M"))
+        cutoff_today = cutoff_at.isoformat()
+        cutoff_passed = now >= cutoff_at
+    where = {"branch": "at the counter", "atm": "at the deposit machine",
+             "partner_outlet": "at the till"}[row["kind"]]
+    return {
+        "methods": methods,
+        "how": f"{_join_methods(methods)} {where}",
+        "fee": None if fee is None else {"amount": str(fee),
+                                          "currency": row["repayment_fee_currency"]},
+        "fee_free": fee is not None and fee == Decimal(0),
+        "posting": row["repayment_posting"],
+        "cutoff_today": cutoff_today,
+        "cutoff_passed": cutoff_passed,
+    }
+
+
+_METHOD_WORDS = {"cash": "cash", "cheque": "cheque", "debit_card": "debit card",
+                 "bank_transfer": "bank transfer"}
+
+
+def _join_methods(methods: list[str]) -> str:
+    words = [_METHOD_WORDS.get(m, m) for m in methods]
+    text_ = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    return text_[0].upper() + text_[1:]
+
+
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _base_properties(row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row["public_id"]),
+        "kind": row["kind"],
+        "name": row["name"],
+        "brand": row["brand"],
+        "address": {"street": row["street"], "locality": row["locality"],
+                    "region": row["region"], "postcode": row["postcode"],
+                    "country": row["country"]},
+        "status": row["status"],
+        "timezone": row["timezone"],
+        "services": list(row["services"] or []),
+        "accessibility": list(row["accessibility"] or []),
+        "phone": row["phone"],
+        "last_verified_at": row["last_verified_at"].isoformat()
+        if row["last_verified_at"] else None,
+    }
+
+
+def _geometry(row: Any) -> dict[str, Any]:
+    return {"type": "Point", "coordinates": [round(row["lon"], 7), round(row["lat"], 7)]}
+
+
+def _feature(row: Any, status: dict[str, Any], query: NearbyQuery, now: datetime) -> dict:
+    _, bearing = geodesic_inverse(query.lat, query.lon, row["lat"], row["lon"])
+    properties = _base_properties(row)
+    properties.update(distance_m=round(row["distance_m"], 1), bearing_deg=round(bearing, 1),
+                      **status)
+    properties["repayment"] = _repayment(row, now)
+    return {"type": "Feature", "id": properties["id"], "geometry": _geometry(row),
+            "properties": properties}
+
+
+def get_place(session: Session, public_id: str, now: datetime) -> dict[str, Any]:
+    """One place as a GeoJSON Feature with its week of opening hours.
+
+    :raises NotFound: when no place has that id.
+    """
+    row = _one_row(session, public_id)
+    properties = _base_properties(row)
+    properties.update(_hours_status(row, now))
+    properties["repayment"] = _repayment(row, now)
+    hours = _hours(row)
+    if hours is None:
+        properties["opening_hours"] = None
+    else:
+        text_hours, text_exceptions = hours.to_text()
+        today = now.astimezone(_zone(row["timezone"])).date()
+        properties["opening_hours"] = {
+            "text": text_hours,
+            "exceptions_text": text_exceptions or None,
+            "week": [_day_json(day, today) for day in week_schedule(hours, today)],
+            **hours.to_json(),
+        }
+    return {"type": "Feature", "id": properties["id"], "geometry": _geometry(row),
+            "properties": properties}
+
+
+def _day_json(day: Any, today: date) -> dict[str, Any]:
+    return {"date": day.date.isoformat(), "weekday": day.date.strftime("%a"),
+            "today": day.date == today, "intervals": [list(i) for i in day.intervals],
+            "is_exception": day.is_exception, "note": day.note}
+
+
+def _one_row(session: Session, public_id: str) -> Any:
+    try:
+        key = uuid.UUID(public_id)
+    except ValueError:
+        raise NotFound("No place has this id.") from None
+    row = session.execute(
+        text(f"SELECT {_COLUMNS} FROM places p WHERE p.public_id = :id"), {"id": key}
+    ).mappings().first()
+    if row is None:
+        raise NotFound("No place has this id.")
+    return row
+
+
+def list_places_in_bbox(session: Session, bbox: tuple[float, float, float, float],
+                        limit: int, kind: str | None, cursor: str | None,
+                        now: datetime) -> Page:
+    """Places inside a lat/lon box (for a map), ordered by id, paged by cursor.
+
+    :raises BadRequest: for a malformed cursor.
+    """
+    min_lon, min_lat, max_lon, max_lat = bbox
+    # A box whose west edge is east of its east edge crosses the antimeridian: two boxes.
+    boxes = [(min_lon, max_lon)] if min_lon <= max_lon else [(min_lon, 180.0), (-180.0, max_lon)]
+    envelope = " OR ".join(
+        f"p.location::geometry && ST_MakeEnvelope(:w{i}, :s, :e{i}, :n, 4326)"
+        for i in range(len(boxes))
+    )
+    params: dict[str, Any] = {"s": min_lat, "n": max_lat, "k": limit + 1}
+    for i, (west, east) in enumerate(boxes):
+        params[f"w{i}"], params[f"e{i}"] = west, east
+    clauses = [f"({envelope})", "p.status <> 'decommissioned'"]
+    if kind:
+        clauses.append("p.kind = :kind")
+        params["kind"] = kind
+    if cursor:
+        after = decode_cursor(cursor, {"i"})
+        if not isinstance(after["i"], int):
+            raise BadRequest("The cursor is not valid.",
+                             [{"field": "cursor", "in": "query", "message": "Malformed cursor."}])
+        clauses.append("p.id > :after_id")
+        params["after_id"] = after["i"]
+    sql = f"SELECT {_COLUMNS} FROM places p WHERE {' AND '.join(clauses)} ORDER BY p.id LIMIT :k"
+    rows = session.execute(text(sql), params).mappings().all()
+    page, more = rows[:limit], len(rows) > limit
+    features = []
+    for row in page:
+        properties = _base_properties(row)
+        properties.update(_hours_status(row, now))
+        features.append({"type": "Feature", "id": properties["id"],
+                         "geometry": _geometry(row), "properties": properties})
+    return Page(features, encode_cursor({"i": page[-1]["id"]}) if more else None)
+
+
+def set_place_status(session: Session, public_id: str, status: str) -> Place:
+    """Change a place's status (a maintainer closing a branch for a while, say).
+
+    :raises NotFound: when no place has that id.
+    """
+    try:
+        key = uuid.UUID(public_id)
+    except ValueError:
+        raise NotFound("No place has this id.") from None
+    place = session.scalars(select(Place).where(Place.public_id == key)).first()
+    if place is None:
+        raise NotFound("No place has this id.")
+    place.status = status
+    session.commit()
+    return place

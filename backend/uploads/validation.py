@@ -1,0 +1,164 @@
+"""Validation of parsed place records: one clean record, or the reasons it was refused."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from backend import vocab
+from backend.geo import latitude_problem, longitude_problem
+from backend.hours import HoursSyntaxError, parse_opening_hours
+
+REQUIRED = ("source", "external_id", "kind", "name", "country", "lat", "lon", "timezone")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass
+class PlaceRecord:
+    """A validated place, ready to be written; column names match the places table."""
+
+    values: dict[str, Any]
+    lat: float
+    lon: float
+
+
+@dataclass
+class RecordIssue:
+    """An error about one field of one record."""
+
+    locator: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.locator}: {self.field}: {self.message}"
+
+
+@dataclass
+class ValidationResult:
+    """A record's outcome: the clean record, or its errors."""
+
+    record: PlaceRecord | None
+    errors: list[RecordIssue] = field(default_factory=list)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def validate_record(locator: str, fields: dict[str, Any]) -> ValidationResult:
+    """Check one parsed record of the project's place format."""
+    errors: list[RecordIssue] = []
+
+    def fail(name: str, message: str) -> None:
+        errors.append(RecordIssue(locator, name, message))
+
+    for name in REQUIRED:
+        if fields.get(name) in (None, ""):
+            fail(name, "is required")
+    kind = fields.get("kind")
+    if kind and kind not in vocab.PLACE_KINDS:
+        fail("kind", f"must be one of {', '.join(vocab.PLACE_KINDS)}")
+    status = fields.get("status") or "active"
+    if status not in vocab.PLACE_STATUSES:
+        fail("status", f"must be one of {', '.join(vocab.PLACE_STATUSES)}")
+    country = fields.get("country")
+    if country and not _COUNTRY.match(country):
+        fail("country", "must be an ISO 3166-1 alpha-2 code such as GB")
+
+    lat, lon = _number(fields.get("lat")), _number(fields.get("lon"))
+    if fields.get("lat") not in (None, "") and lat is None:
+        fail("lat", "is not a number")
+    if fields.get("lon") not in (None, "") and lon is None:
+        fail("lon", "is not a number")
+    if lat is not None and (problem := latitude_problem(lat)):
+        fail("lat", problem)
+    if lon is not None and (problem := longitude_problem(lon)):
+        fail("lon", problem)
+
+    tz = fields.get("timezone")
+    if tz:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            fail("timezone", "is not an IANA time zone name")
+
+    hours_json = None
+    try:
+        hours = parse_opening_hours(fields.get("opening_hours"), fields.get("hours_exceptions"))
+        hours_json = hours.to_json() if hours else None
+    except HoursSyntaxError as exc:
+        fail("opening_hours", str(exc))
+
+    lists = {}
+    for name, allowed in (("services", vocab.SERVICES), ("accessibility", vocab.ACCESSIBILITY),
+                          ("repayment_methods", vocab.REPAYMENT_METHODS)):
+        codes = list(dict.fromkeys(fields.get(name) or []))
+        unknown = [c for c in codes if c not in allowed]
+        if unknown:
+            fail(name, f"unknown code(s): {', '.join(unknown)}")
+        lists[name] = codes
+
+    fee = None
+    if fields.get("repayment_fee") not in (None, ""):
+        try:
+            fee = Decimal(str(fields["repayment_fee"]))
+            if not fee.is_finite() or fee < 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            fail("repayment_fee", "must be a non-negative amount")
+            fee = None
+    currency = fields.get("repayment_fee_currency")
+    if currency and not _CURRENCY.match(currency):
+        fail("repayment_fee_currency", "must be an ISO 4217 code such as GBP")
+    if fee is not None and not currency:
+        fail("repayment_fee_currency", "is required with a fee")
+    posting = fields.get("repayment_posting")
+    if posting and posting not in vocab.REPAYMENT_POSTING:
+        fail("repayment_posting", f"must be one of {', '.join(vocab.REPAYMENT_POSTING)}")
+    cutoff = None
+    if fields.get("repayment_cutoff"):
+        match = _HHMM.match(str(fields["repayment_cutoff"]))
+        if match:
+            cutoff = time(int(match[1]), int(match[2]))
+        else:
+            fail("repayment_cutoff", "must be a local time HH:MM")
+    if lists["repayment_methods"] and fee is None:
+        fail("repayment_fee", "is required where repayments are taken (0.00 when free)")
+
+    verified = None
+    if fields.get("last_verified_at"):
+        try:
+            verified = datetime.fromisoformat(str(fields["last_verified_at"]))
+            if verified.tzinfo is None:
+                raise ValueError
+        except ValueError:
+            fail("last_verified_at", "must be an ISO 8601 timestamp with offset")
+            verified = None
+
+    if errors:
+        return ValidationResult(None, errors)
+    values = {
+        "source": fields["source"], "external_id": fields["external_id"], "kind": kind,
+        "name": fields["name"], "brand": fields.get("brand"), "street": fields.get("street"),
+        "locality": fields.get("locality"), "region": fields.get("region"),
+        "postcode": fields.get("postcode"), "country": country, "timezone": tz,
+        "opening_hours": hours_json, **lists, "repayment_fee": fee,
+        "repayment_fee_currency": currency, "repayment_posting": posting,
+        "repayment_cutoff": cutoff, "phone": fields.get("phone"), "status": status,
+        "last_verified_at": verified,
+    }
+    return ValidationResult(PlaceRecord(values, lat, lon))  # type: ignore[arg-type]

@@ -1,0 +1,118 @@
+"""A real PostGIS for the suite: DATABASE_URL if set, otherwise a private scratch cluster."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from backend import create_app
+from backend.config import TestConfig
+from backend.extensions import db
+from backend.migrate import upgrade
+from backend.pgcluster import destroy_cluster, ensure_cluster
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CSV = ROOT / "data" / "branches" / "sample.csv"
+SAMPLE_GEOJSON = ROOT / "data" / "branches" / "sample.geojson"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """URL of a PostGIS database with the schema applied once for the whole session."""
+    url = os.environ.get("DATABASE_URL")
+    scratch = None
+    if not url:
+        scratch = Path(tempfile.mkdtemp(prefix="nearbank-test-"))
+        url = ensure_cluster(scratch / "pgdata").url
+    upgrade(url)
+    yield url
+    if scratch is not None:
+        destroy_cluster(scratch / "pgdata")
+        scratch.rmdir()
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    """The Flask app bound to the test database."""
+    return create_app(TestConfig(database_url))
+
+
+@pytest.fixture
+def session(app):
+    """The app's session inside a transaction that is rolled back after the test."""
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        db.session.remove()
+        db.session.configure(bind=connection, join_transaction_mode="create_savepoint")
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session.configure(bind=db.engine)
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app, session):
+    """A test client whose requests see (and roll back with) the test's transaction."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app, session):
+    """A CLI runner for the app's `flask` commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(session):
+    """Create a user of a role; returns the User."""
+    from backend.accounts.service import create_user
+
+    counter = iter(range(1_000_000))
+
+    def make(role: str = "cardholder", **kwargs):
+        email = kwargs.pop("email", f"{role}{next(counter)}@example.com")
+        return create_user(session, email, kwargs.pop("password", PASSWORD), role, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def login(client, make_user):
+    """Log in as a new user of a role; returns the token response (access and refresh)."""
+
+    def do_login(role: str = "cardholder", **kwargs) -> dict:
+        user = make_user(role, **kwargs)
+        response = client.post("/api/v1/auth/login",
+                               json={"email": user.email, "password": PASSWORD})
+        assert response.status_code == 200, response.json
+        return response.json
+
+    return do_login
+
+
+@pytest.fixture
+def auth_headers(login):
+    """Authorization headers for a new user of a role."""
+
+    def headers(role: str = "cardholder", **kwargs) -> dict:
+        return {"Authorization": f"Bearer {login(role, **kwargs)['access_token']}"}
+
+    return headers
+
+
+@pytest.fixture
+def sample_places(session):
+    """The sample data set, loaded inside the test's transaction."""
+    from backend.places.loader import load_places_file
+
+    report = load_places_file(session, SAMPLE_CSV)
+    assert not report.errors, report.errors[:3]
+    return report
