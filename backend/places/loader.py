@@ -57,7 +57,7 @@ def load_places_file(session: Session, path: str | Path,
         return report
     for start in range(0, len(records), BATCH):
         chunk = records[start:start + BATCH]
-        inserted = _upsert(session, chunk)
+        inserted = upsert_records(session, chunk)
         report.inserted += inserted
         report.updated += len(chunk) - inserted
         if progress:
@@ -66,7 +66,8 @@ def load_places_file(session: Session, path: str | Path,
     return report
 
 
-def _upsert(session: Session, records: list[PlaceRecord]) -> int:
+def upsert_records(session: Session, records: list[PlaceRecord]) -> int:
+    """Insert or update records matched on (source, external_id); returns how many were new."""
     rows = [{**r.values, "location": f"SRID=4326;POINT({r.lon!r} {r.lat!r})"} for r in records]
     statement = insert(Place).values(rows)
     updatable = {k: statement.excluded[k] for k in rows[0] if k not in ("source", "external_id")}

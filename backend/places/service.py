@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import InternalError
 from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest, NotFound
@@ -50,7 +51,7 @@ LIMIT :k
 NEARBY_EXACT_SQL = f"""
 SELECT {_COLUMNS},
        ST_Distance(p.location, {_POINT}) AS distance_m,
-       0.0 AS sphere_m
+       0.0::float8 AS sphere_m
 FROM places p
 WHERE ST_DWithin(p.location, {_POINT}, :radius_m)
   AND p.status <> 'decommissioned'
@@ -166,7 +167,17 @@ def find_nearby_places(session: Session, query: NearbyQuery, now: datetime) -> P
     while True:
         exact = k > MAX_KNN_CANDIDATES
         sql = (NEARBY_EXACT_SQL if exact else NEARBY_SQL).format(filters=filters)
-        rows = session.execute(text(sql), {**params, "k": k}).mappings().all()
+        try:
+            # PostGIS's geography KNN can fail its own ordering check ("index returned tuples
+            # in wrong order") when a place lies within ~1e-12 degrees of the query point near
+            # (0, 0); the savepoint lets the exact query answer instead of the request failing.
+            with session.begin_nested():
+                rows = session.execute(text(sql), {**params, "k": k}).mappings().all()
+        except InternalError as exc:
+            if exact or "wrong order" not in str(exc.orig):
+                raise
+            k = MAX_KNN_CANDIDATES + 1
+            continue
         exhausted = len(rows) < k
         accepted = []
         for row in sorted(rows, key=lambda r: (r["distance_m"], r["id"])):

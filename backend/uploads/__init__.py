@@ -1,0 +1,1 @@
+"""Uploads of place data by maintainers: file parsing and import."""
