@@ -59,7 +59,7 @@ class Place(Base):
         Geography(geometry_type="POINT", srid=4326, spatial_index=False), nullable=False
     )
     timezone: Mapped[str] = mapped_column(String(64))
-    opening_hours: Mapped[dict | None] = mapped_column(JSONB)
+    opening_hours: Mapped[dict | None] = mapped_column(JSONB(none_as_null=True))
     services: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
     accessibility: Mapped[list[str]] = mapped_column(
         ARRAY(Text), default=list, server_default="{}"
