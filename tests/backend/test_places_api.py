@@ -188,8 +188,7 @@ def test_bad_nearby_input_is_a_400_problem_naming_the_field(client, params, fiel
     assert field in [e["field"] for e in body["errors"]]
     assert all(e["message"] for e in body["errors"])
     text = response.get_data(as_text=True)
-    for value in (LAT, LON, query["lat"] if "lat" in query else LAT,
-                  query["lon"] if "lon" in query else LON):
+    for value in (LAT, LON, query.get("lat", LAT), query.get("lon", LON)):
         if any(ch.isdigit() for ch in value):
             assert value not in text, "the request's coordinates leaked into the error body"
 
