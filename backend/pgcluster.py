@@ -8,6 +8,7 @@ has no Unix socket, so it never collides with a server already on the machine.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import pwd
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 PG_BIN_CANDIDATES = ("/usr/lib/postgresql/{v}/bin",)
 PG_VERSIONS = ("17", "16", "15")
 DB_NAME = "nearbank"
+FALLBACK_ROOT = Path("/var/lib/nearbank")
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,43 @@ def _wait_until_ready(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"PostgreSQL on port {port} did not become ready in {timeout:.0f}s")
 
 
-def ensure_cluster(datadir: Path, port: int | None = None) -> Cluster:
-    """Create the cluster on first use, start it if stopped, and make sure the database exists."""
-    datadir = datadir.resolve()
-    bindir = pg_bindir()
+def _reachable_by_server_user(folder: Path) -> bool:
+    if os.geteuid() != 0:
+        return True
+    probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(folder)])
+    return probe.returncode == 0
+
+
+def _place_datadir(datadir: Path) -> Path:
+    """The real data folder: `datadir` itself, or a folder the server user can reach.
+
+    A checkout under /root (mode 700) cannot be entered by the `postgres` user; the cluster
+    then lives under /var/lib/nearbank and `datadir` becomes a link to it.
+    """
+    if datadir.is_symlink() or (datadir / "PG_VERSION").exists():
+        return datadir.resolve()
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    if _reachable_by_server_user(datadir.parent):
+        return datadir.resolve()
+    digest = hashlib.sha256(str(datadir.absolute()).encode()).hexdigest()[:12]
+    real = FALLBACK_ROOT / digest / "pgdata"
+    real.parent.mkdir(parents=True, exist_ok=True)
+    for folder in (FALLBACK_ROOT, real.parent):
+        folder.chmod(0o755)
+    datadir.symlink_to(real, target_is_directory=True)
+    print(f"{datadir.parent} is not reachable by the postgres user; the cluster lives in {real}",
+          file=sys.stderr)
+    return real
+
+
+def ensure_cluster(datadir: Path, port: int | None = None, durable: bool = True) -> Cluster:
+    """Create the cluster on first use, start it if stopped, and make sure the database exists.
+
+    `durable=False` turns off fsync: for throw-away clusters (the tests) only.
+    """
     port_file = datadir.parent / (datadir.name + ".port")
+    datadir = _place_datadir(datadir)
+    bindir = pg_bindir()
     if not (datadir / "PG_VERSION").exists():
         datadir.mkdir(parents=True, exist_ok=True)
         _chown_to_server_user(datadir)
@@ -106,10 +140,9 @@ def ensure_cluster(datadir: Path, port: int | None = None) -> Cluster:
         log = datadir.parent / (datadir.name + ".log")
         log.touch()
         _chown_to_server_user(log)
-        options = (
-            f"-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
+        options = f"-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
             _as_server_user([
                 str(bindir / "pg_ctl"), "start", "-D", str(datadir), "-l", str(log), "-w",
@@ -148,9 +181,16 @@ def stop_cluster(datadir: Path) -> bool:
 def destroy_cluster(datadir: Path) -> None:
     """Stop the cluster and delete its folder (used for scratch clusters)."""
     stop_cluster(datadir)
-    shutil.rmtree(datadir, ignore_errors=True)
-    for suffix in (".port", ".log"):
-        (datadir.parent / (datadir.name + suffix)).unlink(missing_ok=True)
+    real = datadir.resolve()
+    if datadir.is_symlink():
+        datadir.unlink()
+    shutil.rmtree(real, ignore_errors=True)
+    for folder in {real.parent, datadir.parent}:
+        for name in (real.name, datadir.name):
+            for suffix in (".port", ".log"):
+                (folder / (name + suffix)).unlink(missing_ok=True)
+    if real.parent.parent == FALLBACK_ROOT:
+        shutil.rmtree(real.parent, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

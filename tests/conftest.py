@@ -27,7 +27,8 @@ def database_url():
     scratch = None
     if not url:
         scratch = Path(tempfile.mkdtemp(prefix="nearbank-test-"))
-        url = ensure_cluster(scratch / "pgdata").url
+        scratch.chmod(0o755)  # the server runs as the postgres user and must enter it
+        url = ensure_cluster(scratch / "pgdata", durable=False).url
     upgrade(url)
     yield url
     if scratch is not None:
