@@ -19,6 +19,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -38,6 +39,8 @@ class Place(Base):
         ),
         CheckConstraint("country ~ '^[A-Z]{2}$'", name="ck_places_country"),
         Index("ix_places_location", "location", postgresql_using="gist"),
+        Index("ix_places_location_geometry", text("(location::geometry)"),
+              postgresql_using="gist"),
         Index("ix_places_services", "services", postgresql_using="gin"),
     )
 

@@ -61,6 +61,9 @@ def upgrade() -> None:
         sa.CheckConstraint("country ~ '^[A-Z]{2}$'", name="ck_places_country"),
     )
     op.create_index("ix_places_location", "places", ["location"], postgresql_using="gist")
+    # Map boxes are latitude/longitude rectangles: they filter on the geometry cast.
+    op.create_index("ix_places_location_geometry", "places", [sa.text("(location::geometry)")],
+                    postgresql_using="gist")
     op.create_index("ix_places_services", "places", ["services"], postgresql_using="gin")
 
     op.create_table(
@@ -100,5 +103,6 @@ def downgrade() -> None:
     op.drop_index("uq_users_email_lower", table_name="users")
     op.drop_table("users")
     op.drop_index("ix_places_services", table_name="places")
+    op.drop_index("ix_places_location_geometry", table_name="places")
     op.drop_index("ix_places_location", table_name="places")
     op.drop_table("places")
