@@ -33,11 +33,12 @@ class Config:
         self.JWT_REFRESH_TOKEN_EXPIRES = _minutes("JWT_REFRESH_MINUTES", 60 * 24 * 30)
         self.JWT_TOKEN_LOCATION = ["headers"]
         self.JWT_ERROR_MESSAGE_KEY = "detail"
-        self.NEARBY_DEFAULT_RADIUS_M = 5000
-        self.NEARBY_MAX_RADIUS_M = int(os.environ.get("NEARBY_MAX_RADIUS_M", 50_000))
-        self.NEARBY_DEFAULT_LIMIT = 20
-        self.NEARBY_MAX_LIMIT = int(os.environ.get("NEARBY_MAX_LIMIT", 100))
-        self.BBOX_MAX_RESULTS = int(os.environ.get("BBOX_MAX_RESULTS", 500))
+        # Geocoding of addresses without coordinates (uploads, merchants' stores) via geopy.
+        self.GEOCODER_DOMAIN = os.environ.get("GEOCODER_DOMAIN", "nominatim.openstreetmap.org")
+        self.GEOCODER_SCHEME = os.environ.get("GEOCODER_SCHEME", "https")
+        self.GEOCODER_USER_AGENT = os.environ.get("GEOCODER_USER_AGENT", "nearbank-geocoder")
+        self.GEOCODER_MIN_DELAY_SECONDS = float(os.environ.get("GEOCODER_MIN_DELAY_SECONDS", 1.0))
+        self.GEOCODER_TIMEOUT_SECONDS = float(os.environ.get("GEOCODER_TIMEOUT_SECONDS", 10))
         self.API_TITLE = "Nearbank API"
         self.API_VERSION = "v1"
         self.OPENAPI_VERSION = "3.1.0"

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    ForeignKey,
     Index,
     Numeric,
     String,
@@ -42,6 +43,7 @@ class Place(Base):
         Index("ix_places_location_geometry", text("(location::geometry)"),
               postgresql_using="gist"),
         Index("ix_places_services", "services", postgresql_using="gin"),
+        Index("ix_places_source", "source"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -78,7 +80,11 @@ class Place(Base):
     status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
     last_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The upload batch that last wrote this place (the uploads workflow owns that table).
-    upload_batch_id: Mapped[int | None] = mapped_column(BigInteger)
+    upload_batch_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("upload_batches.id", ondelete="SET NULL")
+    )
+    # Incremented on every change; rollback and apply compare it to detect later edits.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
