@@ -27,10 +27,12 @@ def create_app(config: Any = None) -> Flask:
     from backend.accounts.routes import blp as auth_blp
     from backend.cli import register_cli
     from backend.places.routes import blp as places_blp
+    from backend.uploads.routes import blp as uploads_blp
 
     init_auth(app)
     api.register_blueprint(auth_blp)
     api.register_blueprint(places_blp)
+    api.register_blueprint(uploads_blp)
     _register_operational_routes(app)
     register_cli(app)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import Flask, current_app
 
@@ -13,6 +15,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(users_group)
     app.cli.add_command(places_group)
+    app.cli.add_command(uploads_group)
 
 
 @click.group("db")
@@ -88,3 +91,60 @@ def places_load(path: str, if_empty: bool) -> None:
         for error in report.errors[:20]:
             click.echo(f"  {error}", err=True)
         raise click.ClickException(f"{len(report.errors)} record(s) rejected; nothing loaded")
+
+
+@click.group("uploads")
+def uploads_group() -> None:
+    """Maintainers' bulk uploads (the same workflow as the API)."""
+
+
+@uploads_group.command("submit")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--source", required=True, help="The data source the file describes.")
+@click.option("--mode", type=click.Choice(["merge", "sync"]), default="merge", show_default=True)
+@click.option("--format", "file_format", default=None, help="Detected when not given.")
+@click.option("--apply", "apply_now", is_flag=True, help="Apply the batch after the dry run.")
+def uploads_submit(path: str, source: str, mode: str, file_format: str | None,
+                   apply_now: bool) -> None:
+    """Dry-run a file (and optionally apply it), with a progress bar and a summary."""
+    import getpass
+    import os
+
+    from backend.errors import AppError
+    from backend.uploads import service
+
+    via = f"cli:{getpass.getuser()}"
+    with open(path, "rb") as stream, click.progressbar(
+            length=os.path.getsize(path), label="reading", file=sys.stderr,
+            show_percent=True) as bar:
+        done = 0
+
+        def progress(records: int) -> None:
+            nonlocal done
+            position = stream.tell()
+            bar.label = f"read {records} records"
+            bar.update(position - done)
+            done = position
+
+        try:
+            batch = service.submit_upload(db.session, stream, os.path.basename(path), source,
+                                          mode, actor_id=None, via=via,
+                                          file_format=file_format, progress=progress)
+        except AppError as exc:
+            details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors or [])
+            raise click.ClickException(f"{exc.detail} {details}".strip()) from None
+        bar.update(os.path.getsize(path) - done)
+    report = service.batch_report(db.session, batch, items=20)
+    click.echo(f"upload {report['id']} ({report['format']}, {mode}): "
+               + ", ".join(f"{k} {v}" for k, v in report["summary"].items()))
+    for issue in report["issues"]:
+        click.echo(f"  {issue['severity']}: {issue['locator']}: {issue['field']}: "
+                   f"{issue['message']}")
+    if report["issues_truncated"]:
+        click.echo("  ... more in the report (GET /api/v1/uploads/<id>/report.csv)")
+    if apply_now:
+        try:
+            service.apply_upload(db.session, batch, actor_id=None, via=via)
+        except AppError as exc:
+            raise click.ClickException(exc.detail or exc.title) from None
+        click.echo("applied")

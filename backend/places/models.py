@@ -1,4 +1,4 @@
-"""The place model: a branch, an ATM or a partner outlet."""
+"""Places (branch, ATM, partner outlet), their change history and per-source versions."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     Numeric,
     String,
     Text,
@@ -90,4 +91,37 @@ class Place(Base):
     )
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class PlaceSource(Base):
+    """A data source's version: every change to its places increments it."""
+
+    __tablename__ = "place_sources"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class PlaceHistory(Base):
+    """One change of one place: by an upload batch, a rollback or a maintainer's edit."""
+
+    __tablename__ = "place_history"
+    __table_args__ = (
+        Index("ix_place_history_place", "public_id", "id"),
+        Index("ix_place_history_batch", "batch_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    place_id: Mapped[int] = mapped_column(BigInteger)
+    public_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("upload_batches.id"))
+    action: Mapped[str] = mapped_column(String(20))
+    changed_fields: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    before: Mapped[dict | None] = mapped_column(JSONB)
+    after: Mapped[dict | None] = mapped_column(JSONB)
+    after_version: Mapped[int | None] = mapped_column(Integer)
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask.views import MethodView
+from flask_jwt_extended import get_jwt
 
 from backend.accounts.auth import role_required
 from backend.extensions import Blueprint, db
@@ -95,5 +96,5 @@ class PlaceDetail(MethodView):
     @blp.doc(security=[{"bearerAuth": []}])
     def patch(self, args, place_id):
         """Change a place's status (maintainers)."""
-        service.set_place_status(db.session, place_id, args["status"])
+        service.set_place_status(db.session, place_id, args["status"], int(get_jwt()["sub"]))
         return service.get_place(db.session, place_id, _now())

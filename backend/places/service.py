@@ -17,9 +17,11 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import InternalError
 from sqlalchemy.orm import Session
 
+from backend.audit import record_audit
 from backend.errors import BadRequest, NotFound
 from backend.geo import SPHEROID_OVER_SPHERE_MIN, geodesic_inverse
 from backend.hours import OpeningHours, local_datetime, status_at, week_schedule
+from backend.places.history import bump_source_version, lock_source_version, snapshot_sql
 from backend.places.models import Place
 
 # Columns every listing returns, with the point split into numbers.
@@ -334,17 +336,27 @@ def _day_json(day: Any, today: date) -> dict[str, Any]:
             "is_exception": day.is_exception, "note": day.note}
 
 
-def _one_row(session: Session, public_id: str) -> Any:
+def find_place_key(session: Session, public_id: str) -> uuid.UUID:
+    """The public id of an existing place.
+
+    :raises NotFound: when no place has that id.
+    """
     try:
         key = uuid.UUID(public_id)
     except ValueError:
         raise NotFound("No place has this id.") from None
-    row = session.execute(
-        text(f"SELECT {_COLUMNS} FROM places p WHERE p.public_id = :id"), {"id": key}
-    ).mappings().first()
-    if row is None:
+    exists = session.execute(text("SELECT 1 FROM places WHERE public_id = :id"),
+                             {"id": key}).first()
+    if exists is None:
         raise NotFound("No place has this id.")
-    return row
+    return key
+
+
+def _one_row(session: Session, public_id: str) -> Any:
+    key = find_place_key(session, public_id)
+    return session.execute(
+        text(f"SELECT {_COLUMNS} FROM places p WHERE p.public_id = :id"), {"id": key}
+    ).mappings().one()
 
 
 def list_places_in_bbox(session: Session, bbox: tuple[float, float, float, float],
@@ -387,18 +399,31 @@ def list_places_in_bbox(session: Session, bbox: tuple[float, float, float, float
     return Page(features, encode_cursor({"i": page[-1]["id"]}) if more else None)
 
 
-def set_place_status(session: Session, public_id: str, status: str) -> Place:
-    """Change a place's status (a maintainer closing a branch for a while, say).
+def set_place_status(session: Session, public_id: str, status: str, actor_id: int) -> None:
+    """Change a place's status (a maintainer closing a branch for a while, say), with history.
 
     :raises NotFound: when no place has that id.
     """
-    try:
-        key = uuid.UUID(public_id)
-    except ValueError:
-        raise NotFound("No place has this id.") from None
-    place = session.scalars(select(Place).where(Place.public_id == key)).first()
-    if place is None:
-        raise NotFound("No place has this id.")
-    place.status = status
+    key = find_place_key(session, public_id)
+    place = session.scalars(select(Place).where(Place.public_id == key).with_for_update()).one()
+    if place.status == status:
+        return
+    lock_source_version(session, place.source)
+    params = {"id": place.id, "status": status, "user": actor_id}
+    session.execute(text(f"""
+        INSERT INTO place_history (place_id, public_id, action, changed_fields, before,
+                                   changed_by)
+        SELECT p.id, p.public_id, 'status', ARRAY['status'], {snapshot_sql('p')}, :user
+        FROM places p WHERE p.id = :id
+    """), params)
+    session.execute(text("UPDATE places SET status = :status, version = version + 1, "
+                         "updated_at = now() WHERE id = :id"), params)
+    session.execute(text(f"""
+        UPDATE place_history h SET after = {snapshot_sql('p')}, after_version = p.version
+        FROM places p WHERE p.id = :id AND h.id = (
+            SELECT max(id) FROM place_history WHERE place_id = :id)
+    """), params)
+    bump_source_version(session, place.source)
+    record_audit(session, "place.status", "place", str(key), actor_id, status=status)
     session.commit()
-    return place
+    session.expire(place)

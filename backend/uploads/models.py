@@ -1,4 +1,4 @@
-"""Upload batches, their staged rows and issues; place history; per-source versions; audit."""
+"""Upload batches, their staged rows and their issues."""
 
 from __future__ import annotations
 
@@ -27,15 +27,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.db import Base
 
 
-class PlaceSource(Base):
-    """A data source's version: every change to its places increments it."""
-
-    __tablename__ = "place_sources"
-
-    source: Mapped[str] = mapped_column(String(64), primary_key=True)
-    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-
-
 class UploadBatch(Base):
     """One uploaded file: validated, diffed, then applied or not, maybe rolled back."""
 
@@ -52,7 +43,9 @@ class UploadBatch(Base):
     status: Mapped[str] = mapped_column(String(20))
     base_version: Mapped[int] = mapped_column(BigInteger)
     summary: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
-    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The maintainer who submitted it; None when it came from the command line.
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_via: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -68,6 +61,7 @@ upload_rows = Table(
     Column("batch_id", BigInteger, ForeignKey("upload_batches.id", ondelete="CASCADE"),
            primary_key=True),
     Column("seq", BigInteger, primary_key=True),
+    Column("locator", Text),
     Column("source", String(64), nullable=False),
     Column("external_id", String(128), nullable=False),
     Column("action", String(20)),
@@ -113,41 +107,3 @@ class UploadIssue(Base):
     field: Mapped[str] = mapped_column(Text)
     message: Mapped[str] = mapped_column(Text)
     raw: Mapped[dict | None] = mapped_column(JSONB)
-
-
-class PlaceHistory(Base):
-    """One change of one place: by an upload batch, a rollback or a maintainer's edit."""
-
-    __tablename__ = "place_history"
-    __table_args__ = (
-        Index("ix_place_history_place", "public_id", "id"),
-        Index("ix_place_history_batch", "batch_id"),
-    )
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    place_id: Mapped[int] = mapped_column(BigInteger)
-    public_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("upload_batches.id"))
-    action: Mapped[str] = mapped_column(String(20))
-    changed_fields: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
-    before: Mapped[dict | None] = mapped_column(JSONB)
-    after: Mapped[dict | None] = mapped_column(JSONB)
-    after_version: Mapped[int | None] = mapped_column(Integer)
-    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    changed_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-
-
-class AuditRecord(Base):
-    """Who did what to which object, when."""
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    action: Mapped[str] = mapped_column(String(64))
-    object_type: Mapped[str] = mapped_column(String(32))
-    object_id: Mapped[str] = mapped_column(Text)
-    details: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")

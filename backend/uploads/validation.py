@@ -42,10 +42,11 @@ class RecordIssue:
 
 @dataclass
 class ValidationResult:
-    """A record's outcome: the clean record, or its errors."""
+    """A record's outcome: the clean record (possibly with warnings), or its errors."""
 
     record: PlaceRecord | None
     errors: list[RecordIssue] = field(default_factory=list)
+    warnings: list[RecordIssue] = field(default_factory=list)
 
 
 def _number(value: Any) -> float | None:
@@ -62,9 +63,13 @@ def _number(value: Any) -> float | None:
 def validate_record(locator: str, fields: dict[str, Any]) -> ValidationResult:
     """Check one parsed record of the project's place format."""
     errors: list[RecordIssue] = []
+    warnings: list[RecordIssue] = []
 
     def fail(name: str, message: str) -> None:
         errors.append(RecordIssue(locator, name, message))
+
+    def warn(name: str, message: str) -> None:
+        warnings.append(RecordIssue(locator, name, message))
 
     for name in REQUIRED:
         if fields.get(name) in (None, ""):
@@ -104,13 +109,19 @@ def validate_record(locator: str, fields: dict[str, Any]) -> ValidationResult:
         fail("opening_hours", str(exc))
 
     lists = {}
-    for name, allowed in (("services", vocab.SERVICES), ("accessibility", vocab.ACCESSIBILITY),
-                          ("repayment_methods", vocab.REPAYMENT_METHODS)):
+    for name, allowed in (("services", vocab.SERVICES), ("accessibility", vocab.ACCESSIBILITY)):
         codes = list(dict.fromkeys(fields.get(name) or []))
         unknown = [c for c in codes if c not in allowed]
         if unknown:
-            fail(name, f"unknown code(s): {', '.join(unknown)}")
+            # Publishers extend the Open Banking lists; keep the fact as "Other", say so.
+            warn(name, f"unknown code(s) {', '.join(unknown)} kept as Other")
+            codes = list(dict.fromkeys(c if c in allowed else "Other" for c in codes))
         lists[name] = codes
+    methods = list(dict.fromkeys(fields.get("repayment_methods") or []))
+    unknown = [m for m in methods if m not in vocab.REPAYMENT_METHODS]
+    if unknown:
+        fail("repayment_methods", f"unknown method(s): {', '.join(unknown)}")
+    lists["repayment_methods"] = methods
 
     fee = None
     if fields.get("repayment_fee") not in (None, ""):
@@ -150,7 +161,7 @@ def validate_record(locator: str, fields: dict[str, Any]) -> ValidationResult:
             verified = None
 
     if errors:
-        return ValidationResult(None, errors)
+        return ValidationResult(None, errors, warnings)
     values = {
         "source": fields["source"], "external_id": fields["external_id"], "kind": kind,
         "name": fields["name"], "brand": fields.get("brand"), "street": fields.get("street"),
@@ -161,4 +172,4 @@ def validate_record(locator: str, fields: dict[str, Any]) -> ValidationResult:
         "repayment_cutoff": cutoff, "phone": fields.get("phone"), "status": status,
         "last_verified_at": verified,
     }
-    return ValidationResult(PlaceRecord(values, lat, lon))  # type: ignore[arg-type]
+    return ValidationResult(PlaceRecord(values, lat, lon), [], warnings)  # type: ignore[arg-type]

@@ -1,0 +1,60 @@
+"""Schemas of the uploads API."""
+
+import marshmallow as ma
+from flask_smorest.fields import Upload
+from marshmallow import fields, validate
+
+from backend.uploads.service import MODES
+
+FORMATS = ("nearbank-csv", "nearbank-geojson", "ob-atm", "ob-branch", "osm-geojson", "osm-csv")
+
+
+class UploadFileSchema(ma.Schema):
+    """The file part of a multipart upload."""
+
+    file = Upload(required=True, metadata={"description": "CSV, GeoJSON or Open Banking JSON."})
+
+
+class UploadFormSchema(ma.Schema):
+    """The form fields of a multipart upload."""
+
+    source = fields.String(required=True, metadata={
+        "description": "The data source the file describes, e.g. `ob-nearbank-atms`."})
+    mode = fields.String(load_default="merge", validate=validate.OneOf(MODES), metadata={
+        "description": "`merge`: insert and update only; `sync`: the file is the whole "
+                       "truth for the source, places missing from it are decommissioned."})
+    format = fields.String(validate=validate.OneOf(FORMATS), metadata={
+        "description": "Detected from the content when not given."})
+
+
+class ListQuerySchema(ma.Schema):
+    """Paging of the upload list."""
+
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String()
+
+
+class BatchSchema(ma.Schema):
+    """An upload batch: state, counts, first issues and changes."""
+
+    id = fields.String()
+    source = fields.String()
+    mode = fields.String()
+    filename = fields.String()
+    format = fields.String()
+    status = fields.String(metadata={"description": "pending, applied, rolled_back"})
+    created_at = fields.String()
+    applied_at = fields.String(allow_none=True)
+    rolled_back_at = fields.String(allow_none=True)
+    summary = fields.Dict()
+    issues = fields.List(fields.Dict())
+    issues_truncated = fields.Boolean()
+    changes = fields.List(fields.Dict())
+    changes_truncated = fields.Boolean()
+
+
+class BatchListSchema(ma.Schema):
+    """A page of batches."""
+
+    items = fields.List(fields.Nested(BatchSchema))
+    next_cursor = fields.String(allow_none=True)

@@ -1,0 +1,548 @@
+"""The maintainers' upload workflow: dry run with a diff, atomic apply, exact rollback.
+
+A submitted file is parsed as a stream, each record validated, and the valid ones copied into
+`upload_rows` with COPY; duplicates, near-duplicates and the diff against `places` are then
+computed set-based in SQL. Nothing a cardholder sees changes until the batch is applied.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from difflib import SequenceMatcher
+from typing import Any, BinaryIO
+
+from psycopg.types.json import Jsonb
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from backend.audit import record_audit
+from backend.errors import BadRequest, Conflict, NotFound, field_error
+from backend.places.history import (
+    RESTORED_COLUMNS,
+    bump_source_version,
+    lock_source_version,
+    snapshot_sql,
+    source_version,
+)
+from backend.uploads.checks import COUNTRY_TIMEZONES, location_warnings
+from backend.uploads.models import UploadBatch
+from backend.uploads.parsers import COLUMNS, FileFormatError, parse_file
+from backend.uploads.validation import validate_record
+
+MODES = ("merge", "sync")
+SOURCE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# The columns an upload sets on a place, in upload_rows' order.
+VALUE_COLUMNS = (
+    "kind", "name", "brand", "street", "locality", "region", "postcode", "country", "location",
+    "timezone", "opening_hours", "services", "accessibility", "repayment_methods",
+    "repayment_fee", "repayment_fee_currency", "repayment_posting", "repayment_cutoff", "phone",
+    "status", "last_verified_at",
+)
+# A re-upload that only re-verifies a place is not a change of it.
+DIFF_COLUMNS = tuple(c for c in VALUE_COLUMNS if c != "last_verified_at")
+NEAR_METRES = 10.0
+NAME_SIMILARITY = 0.8
+MAX_NEAR_PAIRS = 10_000
+REPORT_ITEMS = 200
+PROGRESS_EVERY = 5_000
+
+
+@dataclass
+class _Counts:
+    records: int = 0
+    rejected: int = 0
+    warned: int = 0
+    issues: int = 0
+    seen_ids: set[str] = field(default_factory=set)
+
+
+def _raw_conn(session: Session):
+    """The psycopg connection under the session's transaction (for COPY)."""
+    return session.connection().connection.driver_connection
+
+
+def submit_upload(session: Session, stream: BinaryIO, filename: str, source: str, mode: str,
+                  *, actor_id: int | None, via: str, file_format: str | None = None,
+                  progress: Callable[[int], None] | None = None) -> UploadBatch:
+    """Parse, validate and diff a file; store it as a pending batch and return it.
+
+    :raises BadRequest: for a bad mode or source, or a file that cannot be read at all; in that
+        case nothing is stored.
+    """
+    problems = []
+    if mode not in MODES:
+        problems.append(field_error("mode", f"Must be one of {', '.join(MODES)}."))
+    if not SOURCE_PATTERN.match(source or ""):
+        problems.append(field_error("source", "Must be a slug: lower-case letters, digits, "
+                                              "'.', '_' or '-', at most 64 characters."))
+    if problems:
+        raise BadRequest("The upload cannot be accepted.", problems)
+    batch = UploadBatch(source=source, mode=mode, filename=filename, format="unknown",
+                        status="pending", base_version=source_version(session, source),
+                        created_by=actor_id, created_via=via)
+    session.add(batch)
+    session.flush()
+    try:
+        records, detected = _open(stream, filename, file_format)
+        batch.format = detected
+        counts = _stage(session, batch, records, progress)
+    except FileFormatError as exc:
+        session.rollback()
+        raise BadRequest(f"The file cannot be read: {exc}", [field_error("file", str(exc))]) \
+            from None
+    if counts.records == 0:
+        session.rollback()
+        raise BadRequest("The file holds no records.",
+                         [field_error("file", "No records found.")])
+    _mark_duplicates(session, batch)
+    _flag_near_duplicates(session, batch)
+    _diff(session, batch)
+    if mode == "sync":
+        _decommission_missing(session, batch)
+    batch.summary = _summary(session, batch, counts)
+    record_audit(session, "upload.submit", "upload_batch", str(batch.public_id), actor_id,
+                 via=via, source=source, mode=mode, filename=filename,
+                 summary=batch.summary)
+    session.commit()
+    return batch
+
+
+def _open(stream: BinaryIO, filename: str, file_format: str | None):
+    """Records of the file and the format they were read as."""
+    try:
+        from backend.uploads.parsers import detect_format
+    except ImportError:  # the project's own formats only
+        detect_format = None
+    if detect_format is not None:
+        head = stream.read(64 * 1024)
+        stream.seek(0)
+        detected = file_format or detect_format(head, filename)
+        return parse_file(stream, filename, detected), detected
+    return parse_file(stream, filename), filename.rsplit(".", 1)[-1].lower()
+
+
+def _stage(session: Session, batch: UploadBatch, records: Iterator[Any],
+           progress: Callable[[int], None] | None) -> _Counts:
+    """Validate each record and COPY the valid ones; issues go through a spool file."""
+    counts = _Counts()
+    columns = ("batch_id", "seq", "locator", "source", "external_id", *VALUE_COLUMNS)
+    issue_columns = ("batch_id", "seq", "locator", "external_id", "severity", "field",
+                     "message", "raw")
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
+        issues = csv.writer(spool)
+        conn = _raw_conn(session)
+        with conn.cursor() as cur, cur.copy(
+                f"COPY upload_rows ({', '.join(columns)}) FROM STDIN") as copy:
+            for seq, raw in enumerate(records, start=1):
+                counts.records = seq
+                row, found = _check(batch, raw)
+                if row is not None:
+                    copy.write_row((batch.id, seq, raw.locator, *row))
+                errors = [f for f in found if f[0] == "error"]
+                if errors:
+                    counts.rejected += 1
+                elif found:
+                    counts.warned += 1
+                raw_json = json.dumps(raw.fields, default=str) if found else None
+                for severity, name, message in found:
+                    counts.issues += 1
+                    issues.writerow((batch.id, seq, raw.locator,
+                                     raw.fields.get("external_id") or "", severity, name,
+                                     message, raw_json))
+                if progress and seq % PROGRESS_EVERY == 0:
+                    progress(seq)
+        if progress:
+            progress(counts.records)
+        spool.seek(0)
+        with conn.cursor() as cur, cur.copy(
+                f"COPY upload_issues ({', '.join(issue_columns)}) FROM STDIN "
+                "WITH (FORMAT csv)") as copy:
+            while chunk := spool.read(1 << 20):
+                copy.write(chunk)
+    return counts
+
+
+def _check(batch: UploadBatch, raw: Any) -> tuple[tuple | None, list[tuple[str, str, str]]]:
+    """The staged row of a record (None when rejected) and its (severity, field, message)s."""
+    fields = dict(raw.fields)
+    found: list[tuple[str, str, str]] = [
+        ("warning", "record", note) for note in getattr(raw, "warnings", ())]
+    if not fields.get("source"):
+        fields["source"] = batch.source
+    elif fields["source"] != batch.source:
+        found.append(("error", "source", f"is {fields['source']!r} but this upload is for "
+                                         f"{batch.source!r}"))
+    if not fields.get("timezone") and fields.get("country") in COUNTRY_TIMEZONES:
+        fields["timezone"] = COUNTRY_TIMEZONES[fields["country"]]
+        found.append(("warning", "timezone", f"not given; {fields['timezone']} assumed from "
+                                             f"country {fields['country']}"))
+    result = validate_record(raw.locator, fields)
+    found += [("error", e.field, e.message) for e in result.errors]
+    found += [("warning", w.field, w.message) for w in result.warnings]
+    record = result.record
+    if record is None or any(f[0] == "error" for f in found):
+        return None, found
+    found += [("warning", name, message)
+              for name, message in location_warnings(record.lat, record.lon,
+                                                     record.values["country"])]
+    values = dict(record.values)
+    values["location"] = f"SRID=4326;POINT({record.lon!r} {record.lat!r})"
+    if values["opening_hours"] is not None:
+        values["opening_hours"] = Jsonb(values["opening_hours"])
+    row = (values["source"], values["external_id"], *(values[c] for c in VALUE_COLUMNS))
+    return row, found
+
+
+def _mark_duplicates(session: Session, batch: UploadBatch) -> None:
+    """An id given twice: the last record wins, the earlier ones are reported and ignored."""
+    session.execute(text("""
+        WITH ranked AS (
+            SELECT seq, external_id,
+                   max(seq) OVER (PARTITION BY external_id) AS last_seq
+            FROM upload_rows WHERE batch_id = :b
+        ), marked AS (
+            UPDATE upload_rows u SET action = 'duplicate'
+            FROM ranked r
+            WHERE u.batch_id = :b AND u.seq = r.seq AND r.seq < r.last_seq
+            RETURNING u.seq, u.locator, u.external_id, r.last_seq
+        )
+        INSERT INTO upload_issues (batch_id, seq, locator, external_id, severity, field, message)
+        SELECT :b, m.seq, m.locator, m.external_id, 'warning', 'external_id',
+               'duplicate id in this file: ' || l.locator || ' with the same id is used instead'
+        FROM marked m JOIN upload_rows l ON l.batch_id = :b AND l.seq = m.last_seq
+    """), {"b": batch.id})
+
+
+def _similar(a: str | None, b: str | None) -> bool:
+    left = re.sub(r"[^0-9a-z]+", " ", (a or "").lower()).strip()
+    right = re.sub(r"[^0-9a-z]+", " ", (b or "").lower()).strip()
+    if not left or not right:
+        return False
+    return left in right or right in left or \
+        SequenceMatcher(None, left, right).ratio() >= NAME_SIMILARITY
+
+
+def _flag_near_duplicates(session: Session, batch: UploadBatch) -> None:
+    """Two different places within 10 m with similar names, in the file or against the data."""
+    session.execute(text("""
+        CREATE TEMP TABLE staged_points ON COMMIT DROP AS
+        SELECT seq, locator, external_id, name, location FROM upload_rows
+        WHERE batch_id = :b AND action IS NULL
+    """), {"b": batch.id})
+    session.execute(text("CREATE INDEX ON staged_points USING gist (location)"))
+    session.execute(text("ANALYZE staged_points"))
+    in_file = session.execute(text("""
+        SELECT a.seq, a.locator, a.external_id, a.name,
+               b.locator || ' (' || b.external_id || ')', b.name,
+               ST_Distance(a.location, b.location)
+        FROM staged_points a JOIN staged_points b
+          ON a.seq < b.seq AND a.external_id <> b.external_id
+         AND ST_DWithin(a.location, b.location, :m)
+        LIMIT :cap
+    """), {"m": NEAR_METRES, "cap": MAX_NEAR_PAIRS}).all()
+    existing = session.execute(text("""
+        SELECT s.seq, s.locator, s.external_id, s.name, p.source || ':' || p.external_id,
+               p.name, ST_Distance(s.location, p.location)
+        FROM staged_points s JOIN places p
+          ON ST_DWithin(p.location, s.location, :m)
+         AND NOT (p.source = :source AND p.external_id = s.external_id)
+         AND p.status <> 'decommissioned'
+        LIMIT :cap
+    """), {"m": NEAR_METRES, "cap": MAX_NEAR_PAIRS, "source": batch.source}).all()
+    issues = []
+    for seq, locator, external_id, name, other, other_name, metres in (*in_file, *existing):
+        if _similar(name, other_name):
+            issues.append({"b": batch.id, "seq": seq, "locator": locator, "e": external_id,
+                           "msg": f"{metres:.1f} m from {other} with a similar name "
+                                  f"({other_name!r}): the same place twice?"})
+    if issues:
+        session.execute(text("""
+            INSERT INTO upload_issues (batch_id, seq, locator, external_id, severity, field,
+                                       message)
+            VALUES (:b, :seq, :locator, :e, 'warning', 'location', :msg)
+        """), issues)
+    session.execute(text("DROP TABLE staged_points"))
+
+
+def _diff(session: Session, batch: UploadBatch) -> None:
+    """Mark each staged row create, update (with the changed fields) or unchanged."""
+    changed = ", ".join(
+        f"CASE WHEN {_differs('u', 'p', c)} THEN '{c}' END" for c in DIFF_COLUMNS)
+    session.execute(text(f"""
+        UPDATE upload_rows u
+        SET place_id = p.id, place_version = p.version,
+            changed_fields = array_remove(ARRAY[{changed}]::text[], NULL)
+        FROM places p
+        WHERE u.batch_id = :b AND u.action IS NULL
+          AND p.source = u.source AND p.external_id = u.external_id
+    """), {"b": batch.id})
+    session.execute(text("""
+        UPDATE upload_rows SET action = CASE
+            WHEN place_id IS NULL THEN 'create'
+            WHEN cardinality(changed_fields) > 0 THEN 'update'
+            ELSE 'unchanged' END
+        WHERE batch_id = :b AND action IS NULL
+    """), {"b": batch.id})
+
+
+def _differs(new: str, old: str, column: str) -> str:
+    if column == "location":
+        # Exact comparison: geography's `=` compares rounded bounding boxes.
+        return f"ST_AsBinary({new}.location) IS DISTINCT FROM ST_AsBinary({old}.location)"
+    return f"{new}.{column} IS DISTINCT FROM {old}.{column}"
+
+
+def _decommission_missing(session: Session, batch: UploadBatch) -> None:
+    """Sync mode: the source's places that the file does not mention are decommissioned.
+
+    A record the file mentions but that was rejected is not "missing": it keeps its place.
+    """
+    session.execute(text("""
+        INSERT INTO upload_rows (batch_id, seq, source, external_id, action, place_id,
+                                 place_version, changed_fields, status)
+        SELECT :b, -row_number() OVER (ORDER BY p.id), p.source, p.external_id,
+               'decommission', p.id, p.version, ARRAY['status'], 'decommissioned'
+        FROM places p
+        WHERE p.source = :s AND p.status <> 'decommissioned'
+          AND NOT EXISTS (SELECT 1 FROM upload_rows u
+                          WHERE u.batch_id = :b AND u.external_id = p.external_id)
+          AND NOT EXISTS (SELECT 1 FROM upload_issues i
+                          WHERE i.batch_id = :b AND i.external_id = p.external_id
+                            AND i.severity = 'error')
+    """), {"b": batch.id, "s": batch.source})
+
+
+def _summary(session: Session, batch: UploadBatch, counts: _Counts) -> dict[str, int]:
+    actions = dict(session.execute(text(
+        "SELECT action, count(*) FROM upload_rows WHERE batch_id = :b GROUP BY action"),
+        {"b": batch.id}).all())
+    warned = session.execute(text(
+        "SELECT count(DISTINCT seq) FROM upload_issues WHERE batch_id = :b "
+        "AND severity = 'warning'"), {"b": batch.id}).scalar_one()
+    return {
+        "records": counts.records, "rejected": counts.rejected, "with_warnings": warned,
+        **{name: actions.get(name, 0) for name in
+           ("create", "update", "unchanged", "decommission", "duplicate")},
+    }
+
+
+def get_batch(session: Session, public_id: str) -> UploadBatch:
+    """A batch by its public id.
+
+    :raises NotFound: when there is none.
+    """
+    try:
+        key = uuid.UUID(public_id)
+    except ValueError:
+        raise NotFound("No upload has this id.") from None
+    batch = session.scalars(select(UploadBatch).where(UploadBatch.public_id == key)).first()
+    if batch is None:
+        raise NotFound("No upload has this id.")
+    return batch
+
+
+def list_batches(session: Session, limit: int, before: int | None) -> list[UploadBatch]:
+    """Batches, newest first (by id), after the cursor."""
+    query = select(UploadBatch).order_by(UploadBatch.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(UploadBatch.id < before)
+    return list(session.scalars(query))
+
+
+def batch_report(session: Session, batch: UploadBatch,
+                 items: int = REPORT_ITEMS) -> dict[str, Any]:
+    """The batch with its summary, first issues and first changes."""
+    issues = session.execute(text("""
+        SELECT locator, external_id, severity, field, message FROM upload_issues
+        WHERE batch_id = :b ORDER BY severity, seq NULLS FIRST, id LIMIT :n
+    """), {"b": batch.id, "n": items + 1}).mappings().all()
+    changes = session.execute(text("""
+        SELECT u.external_id, u.action, u.changed_fields, u.locator, p.public_id
+        FROM upload_rows u LEFT JOIN places p ON p.id = u.place_id
+        WHERE u.batch_id = :b AND u.action IN ('create', 'update', 'decommission')
+        ORDER BY u.action, u.seq LIMIT :n
+    """), {"b": batch.id, "n": items + 1}).mappings().all()
+    return {
+        **batch_summary(batch),
+        "issues": [dict(i) for i in issues[:items]],
+        "issues_truncated": len(issues) > items,
+        "changes": [{"external_id": c["external_id"], "action": c["action"],
+                     "changed_fields": list(c["changed_fields"] or []),
+                     "locator": c["locator"],
+                     "place_id": str(c["public_id"]) if c["public_id"] else None}
+                    for c in changes[:items]],
+        "changes_truncated": len(changes) > items,
+    }
+
+
+def batch_summary(batch: UploadBatch) -> dict[str, Any]:
+    """The batch's identity, state and counts."""
+    return {
+        "id": str(batch.public_id), "source": batch.source, "mode": batch.mode,
+        "filename": batch.filename, "format": batch.format, "status": batch.status,
+        "created_at": batch.created_at.isoformat() if batch.created_at else None,
+        "applied_at": batch.applied_at.isoformat() if batch.applied_at else None,
+        "rolled_back_at": batch.rolled_back_at.isoformat() if batch.rolled_back_at else None,
+        "summary": batch.summary,
+    }
+
+
+def apply_upload(session: Session, batch: UploadBatch, *, actor_id: int | None,
+                 via: str) -> UploadBatch:
+    """Apply a pending batch to the places in one transaction.
+
+    :raises Conflict: when the batch is not pending, or when the source's data changed since
+        the dry run (another batch applied, a rollback, a manual edit).
+    """
+    version = lock_source_version(session, batch.source)
+    session.refresh(batch, with_for_update=True)
+    if batch.status != "pending":
+        raise Conflict(f"This upload is {batch.status.replace('_', ' ')}; only a pending "
+                       "upload can be applied.")
+    if version != batch.base_version:
+        raise Conflict("The data changed since this dry run (another upload, a rollback or a "
+                       "manual edit). Submit the file again for a fresh diff.")
+    params = {"b": batch.id, "user": actor_id}
+    session.execute(text(f"""
+        INSERT INTO place_history (place_id, public_id, batch_id, action, changed_fields,
+                                   before, changed_by)
+        SELECT p.id, p.public_id, :b, u.action, u.changed_fields, {snapshot_sql('p')}, :user
+        FROM upload_rows u JOIN places p ON p.id = u.place_id
+        WHERE u.batch_id = :b AND u.action IN ('update', 'decommission')
+    """), params)
+    assignments = ", ".join(f"{c} = u.{c}" for c in DIFF_COLUMNS)
+    session.execute(text(f"""
+        UPDATE places p SET {assignments},
+            last_verified_at = coalesce(u.last_verified_at, now()),
+            upload_batch_id = :b, version = p.version + 1, updated_at = now()
+        FROM upload_rows u
+        WHERE u.batch_id = :b AND u.action = 'update' AND p.id = u.place_id
+    """), params)
+    session.execute(text("""
+        UPDATE places p SET status = 'decommissioned', upload_batch_id = :b,
+            version = p.version + 1, updated_at = now()
+        FROM upload_rows u
+        WHERE u.batch_id = :b AND u.action = 'decommission' AND p.id = u.place_id
+    """), params)
+    inserted = ", ".join(c for c in DIFF_COLUMNS)
+    selected = ", ".join(f"u.{c}" for c in DIFF_COLUMNS)
+    session.execute(text(f"""
+        INSERT INTO places (source, external_id, {inserted}, last_verified_at, upload_batch_id)
+        SELECT u.source, u.external_id, {selected}, coalesce(u.last_verified_at, now()), :b
+        FROM upload_rows u WHERE u.batch_id = :b AND u.action = 'create'
+        ORDER BY u.seq
+    """), params)
+    session.execute(text("""
+        INSERT INTO place_history (place_id, public_id, batch_id, action, changed_fields,
+                                   changed_by)
+        SELECT p.id, p.public_id, :b, 'create', NULL, :user
+        FROM upload_rows u JOIN places p ON p.source = u.source AND p.external_id = u.external_id
+        WHERE u.batch_id = :b AND u.action = 'create'
+    """), params)
+    session.execute(text(f"""
+        UPDATE place_history h SET after = {snapshot_sql('p')}, after_version = p.version
+        FROM places p WHERE h.batch_id = :b AND h.place_id = p.id AND h.after IS NULL
+          AND h.action IN ('create', 'update', 'decommission')
+    """), params)
+    bump_source_version(session, batch.source)
+    batch.status, batch.applied_by, batch.applied_at = "applied", actor_id, datetime.now(UTC)
+    record_audit(session, "upload.apply", "upload_batch", str(batch.public_id), actor_id,
+                 via=via, source=batch.source, summary=batch.summary)
+    session.commit()
+    return batch
+
+
+def rollback_upload(session: Session, batch: UploadBatch, *, actor_id: int | None,
+                    via: str) -> UploadBatch:
+    """Restore every place an applied batch touched to exactly its state before.
+
+    :raises Conflict: when the batch is not applied, or when a place it touched has changed
+        since (the conflicts are named).
+    """
+    lock_source_version(session, batch.source)
+    session.refresh(batch, with_for_update=True)
+    if batch.status != "applied":
+        raise Conflict(f"This upload is {batch.status.replace('_', ' ')}; only an applied "
+                       "upload can be rolled back.")
+    params = {"b": batch.id, "user": actor_id}
+    conflicts = session.execute(text("""
+        SELECT h.public_id, coalesce(p.source || ':' || p.external_id,
+                                     h.after ->> 'source' || ':' || (h.after ->> 'external_id'))
+        FROM place_history h LEFT JOIN places p ON p.id = h.place_id
+        WHERE h.batch_id = :b AND h.action IN ('create', 'update', 'decommission')
+          AND (p.id IS NULL OR p.version <> h.after_version)
+        ORDER BY h.id LIMIT 101
+    """), params).all()
+    if conflicts:
+        raise Conflict(
+            "Places this upload touched have changed since; roll those changes back first.",
+            conflicts=[{"place_id": str(pid), "place": name} for pid, name in conflicts[:100]])
+    session.execute(text(f"""
+        INSERT INTO place_history (place_id, public_id, batch_id, action, changed_fields,
+                                   before, after, changed_by)
+        SELECT p.id, p.public_id, :b, 'rollback', h.changed_fields, {snapshot_sql('p')},
+               h.before, :user
+        FROM place_history h JOIN places p ON p.id = h.place_id
+        WHERE h.batch_id = :b AND h.action IN ('create', 'update', 'decommission')
+    """), params)
+    restored = ", ".join(RESTORED_COLUMNS)
+    session.execute(text(f"""
+        UPDATE places p SET ({restored}) = (SELECT {restored} FROM
+                jsonb_populate_record(NULL::places, h.before))
+        FROM place_history h
+        WHERE h.batch_id = :b AND h.action IN ('update', 'decommission') AND p.id = h.place_id
+    """), params)
+    session.execute(text("""
+        DELETE FROM places p USING place_history h
+        WHERE h.batch_id = :b AND h.action = 'create' AND p.id = h.place_id
+    """), params)
+    bump_source_version(session, batch.source)
+    batch.status = "rolled_back"
+    batch.rolled_back_by, batch.rolled_back_at = actor_id, datetime.now(UTC)
+    record_audit(session, "upload.rollback", "upload_batch", str(batch.public_id), actor_id,
+                 via=via, source=batch.source)
+    session.commit()
+    return batch
+
+
+_NUMBER = re.compile(r"^[-+]?\d+(\.\d+)?([eE][-+]?\d+)?$")
+
+
+def _neutralise(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (numbers stay numbers)."""
+    cell = "" if value is None else (";".join(value) if isinstance(value, list) else str(value))
+    if cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.match(cell):
+        return "'" + cell
+    return cell
+
+
+def report_csv(session: Session, batch: UploadBatch) -> Iterator[str]:
+    """The rejected and warned records as CSV in the project's format, ready to fix."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    # The leading columns are ignored when the fixed file is uploaded again.
+    writer.writerow(["outcome", "problems", "locator", *COLUMNS])
+    yield buffer.getvalue()
+    rows = session.execute(text("""
+        SELECT seq, min(locator) AS locator,
+               CASE WHEN bool_or(severity = 'error') THEN 'rejected' ELSE 'warning' END AS outcome,
+               string_agg(field || ': ' || message, ' | ' ORDER BY severity, id) AS problems,
+               (array_agg(raw) FILTER (WHERE raw IS NOT NULL))[1] AS raw
+        FROM upload_issues WHERE batch_id = :b AND seq IS NOT NULL AND seq > 0
+        GROUP BY seq ORDER BY seq
+    """), {"b": batch.id}).yield_per(1000)
+    for row in rows:
+        raw = row.raw or {}
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([row.outcome, _neutralise(row.problems), _neutralise(row.locator),
+                         *(_neutralise(raw.get(c)) for c in COLUMNS)])
+        yield buffer.getvalue()

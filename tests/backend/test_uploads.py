@@ -1,0 +1,375 @@
+"""The maintainers' upload workflow against a real PostGIS: dry run, apply, rollback, report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from tests.conftest import SAMPLE_CSV
+
+PROBLEM = "application/problem+json"
+HEADER = SAMPLE_CSV.read_text(encoding="utf-8-sig").splitlines()[0]
+COLUMNS = HEADER.split(",")
+
+
+def row(external_id: str, lat="51.5100", lon="-0.1300", **overrides) -> dict:
+    """A valid London branch record in the project's CSV format."""
+    values = {c: "" for c in COLUMNS}
+    values.update(source="", external_id=external_id, kind="branch",
+                  name=f"Branch {external_id}", country="GB", lat=lat, lon=lon,
+                  timezone="Europe/London", opening_hours="Mo-Fr 09:00-17:00",
+                  services="CounterServices", accessibility="LevelAccess")
+    values.update(overrides)
+    return values
+
+
+def csv_bytes(*rows: dict) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+@pytest.fixture
+def maintainer(auth_headers):
+    return auth_headers("maintainer")
+
+
+@pytest.fixture
+def upload(client, maintainer):
+    """Submit a file; returns the response."""
+
+    def submit(content: bytes, source="test-src", mode="merge", filename="places.csv",
+               headers=None, **form):
+        data = {"source": source, "mode": mode, **form,
+                "file": (io.BytesIO(content), filename)}
+        return client.post("/api/v1/uploads", data=data, headers=headers or maintainer,
+                           content_type="multipart/form-data")
+
+    return submit
+
+
+def dump(session) -> dict[str, list[str]]:
+    """Every row of every table of ours, as text, sorted: a full picture of the data."""
+    tables = session.execute(text(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+        "AND tablename NOT IN ('spatial_ref_sys') ORDER BY 1")).scalars().all()
+    return {t: session.execute(text(f'SELECT t::text FROM "{t}" t ORDER BY 1')).scalars().all()
+            for t in tables}
+
+
+def places_of(session, source="test-src") -> dict[str, dict]:
+    rows = session.execute(text(
+        "SELECT external_id, name, status, version, ST_Y(location::geometry) AS lat, "
+        "ST_X(location::geometry) AS lon, services, upload_batch_id FROM places "
+        "WHERE source = :s"), {"s": source}).mappings().all()
+    return {r["external_id"]: dict(r) for r in rows}
+
+
+def test_dry_run_changes_nothing_visible_and_reports_the_diff(session, client, upload):
+    before = places_of(session)
+    response = upload(csv_bytes(row("A"), row("B", lat="51.5200")))
+    assert response.status_code == 201, response.json
+    report = response.json
+    assert report["status"] == "pending" and report["format"]
+    assert report["summary"]["records"] == 2 and report["summary"]["create"] == 2
+    assert {c["external_id"] for c in report["changes"]} == {"A", "B"}
+    assert places_of(session) == before == {}
+
+
+def test_apply_creates_then_a_second_file_updates_with_changed_fields(session, client, upload,
+                                                                      maintainer):
+    first = upload(csv_bytes(row("A"), row("B"))).json
+    applied = client.post(f"/api/v1/uploads/{first['id']}/apply", headers=maintainer)
+    assert applied.status_code == 200 and applied.json["status"] == "applied"
+    assert set(places_of(session)) == {"A", "B"}
+
+    second = upload(csv_bytes(row("A", name="Branch A renamed"), row("B"))).json
+    assert second["summary"]["update"] == 1 and second["summary"]["unchanged"] == 1
+    (change,) = second["changes"]
+    assert change["external_id"] == "A" and change["changed_fields"] == ["name"]
+    client.post(f"/api/v1/uploads/{second['id']}/apply", headers=maintainer)
+    assert places_of(session)["A"]["name"] == "Branch A renamed"
+    assert places_of(session)["A"]["version"] == 2
+
+
+def test_sync_decommissions_missing_places_but_not_rejected_ones(session, client, upload,
+                                                                 maintainer):
+    first = upload(csv_bytes(row("A"), row("B"), row("C"))).json
+    client.post(f"/api/v1/uploads/{first['id']}/apply", headers=maintainer)
+    merge = upload(csv_bytes(row("A"))).json
+    assert merge["summary"]["decommission"] == 0
+    sync = upload(csv_bytes(row("A"), row("B", lat="not a number")), mode="sync").json
+    assert sync["summary"]["decommission"] == 1 and sync["summary"]["rejected"] == 1
+    assert [c["external_id"] for c in sync["changes"] if c["action"] == "decommission"] == ["C"]
+    client.post(f"/api/v1/uploads/{sync['id']}/apply", headers=maintainer)
+    statuses = {k: v["status"] for k, v in places_of(session).items()}
+    assert statuses == {"A": "active", "B": "active", "C": "decommissioned"}
+
+
+def test_rollback_restores_exactly_the_prior_state(session, client, upload, maintainer):
+    base = upload(csv_bytes(row("A"), row("B"), row("C"))).json
+    client.post(f"/api/v1/uploads/{base['id']}/apply", headers=maintainer)
+    columns = ("SELECT p.*, ST_AsText(location) AS wkt FROM places p "
+               "WHERE source = 'test-src' ORDER BY external_id")
+
+    def state():
+        return [dict(r) for r in session.execute(text(columns)).mappings().all()]
+
+    before = state()
+    change = upload(csv_bytes(row("A", name="New name", services="WiFi"),
+                              row("B", lat="51.6"), row("D")), mode="sync").json
+    assert change["summary"] == {**change["summary"], "update": 2, "create": 1,
+                                 "decommission": 1}
+    client.post(f"/api/v1/uploads/{change['id']}/apply", headers=maintainer)
+    assert state() != before
+    rolled = client.post(f"/api/v1/uploads/{change['id']}/rollback", headers=maintainer)
+    assert rolled.status_code == 200 and rolled.json["status"] == "rolled_back"
+    assert state() == before
+    again = client.post(f"/api/v1/uploads/{change['id']}/rollback", headers=maintainer)
+    assert again.status_code == 409
+
+
+def test_apply_refuses_a_stale_dry_run(session, client, upload, maintainer, make_user):
+    first = upload(csv_bytes(row("A"))).json
+    second = upload(csv_bytes(row("A", name="Other"))).json
+    assert client.post(f"/api/v1/uploads/{first['id']}/apply",
+                       headers=maintainer).status_code == 200
+    stale = client.post(f"/api/v1/uploads/{second['id']}/apply", headers=maintainer)
+    assert stale.status_code == 409 and stale.content_type == PROBLEM
+    assert "fresh diff" in stale.json["detail"]
+    twice = client.post(f"/api/v1/uploads/{first['id']}/apply", headers=maintainer)
+    assert twice.status_code == 409
+
+
+def test_a_manual_edit_makes_pending_dry_runs_stale_and_blocks_rollback(session, client,
+                                                                        upload, maintainer):
+    first = upload(csv_bytes(row("A"), row("B"))).json
+    client.post(f"/api/v1/uploads/{first['id']}/apply", headers=maintainer)
+    pending = upload(csv_bytes(row("A", name="Later"))).json
+    place_id = session.execute(text("SELECT public_id FROM places WHERE external_id = 'A'")
+                               ).scalar_one()
+    edit = client.patch(f"/api/v1/places/{place_id}", json={"status": "temporarily_closed"},
+                        headers=maintainer)
+    assert edit.status_code == 200
+    assert client.post(f"/api/v1/uploads/{pending['id']}/apply",
+                       headers=maintainer).status_code == 409
+    blocked = client.post(f"/api/v1/uploads/{first['id']}/rollback", headers=maintainer)
+    assert blocked.status_code == 409
+    assert [c["place"] for c in blocked.json["conflicts"]] == ["test-src:A"]
+    history = client.get(f"/api/v1/places/{place_id}/history", headers=maintainer).json["items"]
+    assert [h["action"] for h in history] == ["create", "status"]
+    assert history[1]["changed_fields"] == ["status"]
+    assert history[1]["before"]["status"] == "active"
+    assert history[1]["after"]["status"] == "temporarily_closed"
+
+
+def test_rollback_blocked_by_a_later_batch_names_the_places(session, client, upload,
+                                                            maintainer):
+    first = upload(csv_bytes(row("A"), row("B"))).json
+    client.post(f"/api/v1/uploads/{first['id']}/apply", headers=maintainer)
+    later = upload(csv_bytes(row("B", name="B again"))).json
+    client.post(f"/api/v1/uploads/{later['id']}/apply", headers=maintainer)
+    blocked = client.post(f"/api/v1/uploads/{first['id']}/rollback", headers=maintainer)
+    assert blocked.status_code == 409
+    assert [c["place"] for c in blocked.json["conflicts"]] == ["test-src:B"]
+    assert client.post(f"/api/v1/uploads/{later['id']}/rollback",
+                       headers=maintainer).status_code == 200
+    assert client.post(f"/api/v1/uploads/{first['id']}/rollback",
+                       headers=maintainer).status_code == 200
+    assert places_of(session) == {}
+
+
+@pytest.mark.parametrize(("content", "filename", "form", "field"), [
+    ("naïve".encode("latin-1") + b"\n", "places.csv", {}, "file"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "places.csv", {}, "file"),
+    (b"", "places.csv", {}, "file"),
+    (HEADER.encode() + b"\n", "places.csv", {}, "file"),
+    (b"kind,name\nbranch,x\n", "places.csv", {}, "file"),
+    (b'{"type": "Feature"}', "places.geojson", {}, "file"),
+    (csv_bytes(row("A")), "places.csv", {"mode": "replace"}, "mode"),
+    (csv_bytes(row("A")), "places.csv", {"source": "Bad Source!"}, "source"),
+])
+def test_refused_uploads_leave_every_table_exactly_as_before(session, upload, content,
+                                                             filename, form, field):
+    before = dump(session)
+    response = upload(content, filename=filename, **form)
+    assert response.status_code == 400
+    assert response.content_type == PROBLEM
+    assert field in [e["field"] for e in response.json["errors"]]
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert dump(session) == before
+
+
+def test_upload_with_a_utf8_bom_is_accepted(upload):
+    response = upload("\ufeff".encode() + csv_bytes(row("A", name="Café Crème")))
+    assert response.status_code == 201 and response.json["summary"]["create"] == 1
+
+
+def test_record_errors_name_the_row_and_field(upload):
+    report = upload(csv_bytes(row("A"), row("B", lat="95"), row("C", kind="castle"),
+                              row("D", timezone="Mars/Olympus"))).json
+    errors = {(i["locator"], i["field"]) for i in report["issues"] if i["severity"] == "error"}
+    assert errors == {("row 3", "lat"), ("row 4", "kind"), ("row 5", "timezone")}
+    assert report["summary"]["rejected"] == 3 and report["summary"]["create"] == 1
+
+
+def _warnings(report, field=None) -> list[str]:
+    return [f"{i['locator']}: {i['message']}" for i in report["issues"]
+            if i["severity"] == "warning" and (field is None or i["field"] == field)]
+
+
+def test_warnings_carry_their_evidence(upload):
+    report = upload(csv_bytes(
+        row("SWAP", lat="-0.1300", lon="51.5100"),
+        row("ZERO", lat="0.0001", lon="0.0002", country="GB"),
+        row("FAR", lat="48.8566", lon="2.3522"),
+        row("SG", lat="1.2840", lon="103.8514"),
+        row("CODES", services="CounterServices;TeleportDesk"),
+        row("DUP", name="First"), row("DUP", name="Second"),
+        row("NEAR1", lat="51.52000", lon="-0.10000", name="Nearbank Holborn"),
+        row("NEAR2", lat="51.52005", lon="-0.10000", name="Nearbank Holborn Branch"),
+        row("FARNAME", lat="51.52003", lon="-0.10000", name="QuickMart"),
+    )).json
+    text_ = "\n".join(_warnings(report))
+    assert "row 2: probable latitude/longitude swap" in text_ and "lies in GB" in text_
+    assert "row 3: the point (0.000100, 0.000200) is at or near (0, 0)" in text_
+    assert "row 4: the point (48.856600, 2.352200) is outside every service region" in text_
+    assert "row 5: the point (1.284000, 103.851400) lies in SG, not in the declared country GB" \
+        in text_
+    assert "row 6: unknown code(s) TeleportDesk kept as Other" in text_
+    assert "row 7: duplicate id in this file: row 8 with the same id is used instead" in text_
+    assert any(w.startswith("row 9:") and "NEAR2" in w and "similar name" in w
+               for w in _warnings(report, "location"))
+    assert not any("FARNAME" in w or "QuickMart" in w for w in _warnings(report, "location"))
+    assert report["summary"]["duplicate"] == 1
+
+
+def test_near_duplicate_of_an_existing_place_is_flagged(session, client, upload, maintainer):
+    first = upload(csv_bytes(row("OLD", lat="51.5300", lon="-0.1000", name="Nearbank Angel")),
+                   source="other-src").json
+    client.post(f"/api/v1/uploads/{first['id']}/apply", headers=maintainer)
+    report = upload(csv_bytes(row("NEW", lat="51.53004", lon="-0.1000",
+                                  name="Nearbank Angel"))).json
+    assert any("other-src:OLD" in w for w in _warnings(report, "location"))
+
+
+def test_report_csv_lists_rejected_and_warned_records_safely(client, upload, maintainer):
+    report = upload(csv_bytes(
+        row("OK"),
+        row("BAD", lat="north", name="=HYPERLINK(\"http://evil\")"),
+        row("WARN", services="Teleport", street="@SUM(A1)", lon="-0.1300"),
+    )).json
+    response = client.get(f"/api/v1/uploads/{report['id']}/report.csv", headers=maintainer)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [(r["locator"], r["outcome"]) for r in rows] == [("row 3", "rejected"),
+                                                            ("row 4", "warning")]
+    assert rows[0]["name"] == "'=HYPERLINK(\"http://evil\")"
+    assert rows[0]["problems"] == "lat: is not a number"
+    assert rows[1]["street"] == "'@SUM(A1)"
+    assert rows[1]["lon"] == "-0.1300"  # a number stays a number
+    assert rows[1]["external_id"] == "WARN"
+
+
+@pytest.mark.parametrize("role", ["cardholder", "merchant", "reviewer"])
+def test_other_roles_get_403_and_anonymous_401(client, auth_headers, upload, role):
+    headers = auth_headers(role)
+    assert upload(csv_bytes(row("A")), headers=headers).status_code == 403
+    for path in ("/api/v1/uploads", "/api/v1/uploads/00000000-0000-0000-0000-000000000000"):
+        assert client.get(path, headers=headers).status_code == 403
+        assert client.get(path).status_code == 401
+
+
+def test_list_and_unknown_ids(client, upload, maintainer):
+    ids = [upload(csv_bytes(row(str(i)))).json["id"] for i in range(3)]
+    first = client.get("/api/v1/uploads?limit=2", headers=maintainer).json
+    rest = client.get(f"/api/v1/uploads?limit=2&cursor={first['next_cursor']}",
+                      headers=maintainer).json
+    assert [b["id"] for b in first["items"] + rest["items"]] == ids[::-1]
+    for path in ("/api/v1/uploads/nope", "/api/v1/uploads/00000000-0000-0000-0000-000000000000",
+                 "/api/v1/uploads/00000000-0000-0000-0000-000000000000/apply"):
+        method = client.post if path.endswith("apply") else client.get
+        assert method(path, headers=maintainer).status_code == 404
+
+
+def test_audit_records_who_uploaded_and_applied(session, client, upload, maintainer):
+    batch = upload(csv_bytes(row("A"))).json
+    client.post(f"/api/v1/uploads/{batch['id']}/apply", headers=maintainer)
+    actions = session.execute(text(
+        "SELECT a.action, u.role FROM audit_log a JOIN users u ON u.id = a.actor_id "
+        "WHERE a.object_id = :id ORDER BY a.id"), {"id": batch["id"]}).all()
+    assert actions == [("upload.submit", "maintainer"), ("upload.apply", "maintainer")]
+    place = session.execute(text(
+        "SELECT p.last_verified_at IS NOT NULL, b.public_id::text FROM places p "
+        "JOIN upload_batches b ON b.id = p.upload_batch_id WHERE p.external_id = 'A'")).one()
+    assert place == (True, batch["id"])
+
+
+def test_cli_submits_with_progress_and_applies(runner, session):
+    result = runner.invoke(args=["uploads", "submit", str(SAMPLE_CSV), "--source",
+                                 "nearbank-sample", "--mode", "sync", "--apply"])
+    assert result.exit_code == 0, result.output
+    assert "create 400" in result.output and "applied" in result.output
+    count = session.execute(text(
+        "SELECT count(*) FROM places WHERE source = 'nearbank-sample'")).scalar_one()
+    assert count == 400
+
+
+# Two applies racing need two real, committed transactions: a database of their own.
+@pytest.fixture
+def race_db(app, database_url):
+    import psycopg
+
+    from backend.config import normalise_database_url
+    from backend.migrate import upgrade
+
+    admin = database_url.replace("+psycopg", "").rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS nearbank_race")
+        conn.execute("CREATE DATABASE nearbank_race")
+    url = normalise_database_url(database_url.rsplit("/", 1)[0] + "/nearbank_race")
+    upgrade(url)
+    engine = create_engine(url)
+    yield engine
+    engine.dispose()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE nearbank_race WITH (FORCE)")
+
+
+def test_two_concurrent_applies_cannot_both_succeed(race_db):
+    from backend.errors import Conflict
+    from backend.uploads import service
+
+    batches = []
+    for name in ("first", "second"):
+        with Session(race_db) as s:
+            batch = service.submit_upload(s, io.BytesIO(csv_bytes(row("A", name=name))),
+                                          "x.csv", "race", "merge", actor_id=None, via="test")
+            batches.append(batch.public_id)
+    gate, outcomes = threading.Barrier(2), []
+
+    def apply(public_id):
+        with Session(race_db) as s:
+            batch = service.get_batch(s, str(public_id))
+            gate.wait()
+            try:
+                service.apply_upload(s, batch, actor_id=None, via="test")
+                outcomes.append("applied")
+            except Conflict:
+                outcomes.append("conflict")
+
+    threads = [threading.Thread(target=apply, args=(b,)) for b in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes) == ["applied", "conflict"]
+    with Session(race_db) as s:
+        assert s.execute(text("SELECT count(*) FROM places")).scalar_one() == 1
