@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from backend.audit import record_audit
 from backend.errors import BadRequest, NotFound
-from backend.geo import SPHEROID_OVER_SPHERE_MIN, geodesic_inverse
+from backend.geo import SPHEROID_OVER_SPHERE_MIN
 from backend.hours import OpeningHours, local_datetime, status_at, week_schedule
 from backend.places.history import bump_source_version, lock_source_version, snapshot_sql
 from backend.places.models import Place
@@ -40,6 +40,7 @@ _POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography"
 NEARBY_SQL = f"""
 SELECT {_COLUMNS},
        ST_Distance(p.location, {_POINT}) AS distance_m,
+       degrees(ST_Azimuth({_POINT}, p.location)) AS bearing_deg,
        p.location <-> {_POINT} AS sphere_m
 FROM places p
 WHERE ST_DWithin(p.location, {_POINT}, :radius_m)
@@ -53,6 +54,7 @@ LIMIT :k
 NEARBY_EXACT_SQL = f"""
 SELECT {_COLUMNS},
        ST_Distance(p.location, {_POINT}) AS distance_m,
+       degrees(ST_Azimuth({_POINT}, p.location)) AS bearing_deg,
        0.0::float8 AS sphere_m
 FROM places p
 WHERE ST_DWithin(p.location, {_POINT}, :radius_m)
@@ -183,23 +185,23 @@ def find_nearby_places(session: Session, query: NearbyQuery, now: datetime) -> P
         exhausted = len(rows) < k
         accepted = []
         for row in sorted(rows, key=lambda r: (r["distance_m"], r["id"])):
-            status = _hours_status(row, now)
-            if query.open_now is not None and status["open_now"] is not query.open_now:
+            if query.open_now is not None \
+                    and _hours_status(row, now)["open_now"] is not query.open_now:
                 continue
-            accepted.append((row, status))
+            accepted.append(row)
         accepted = accepted[:wanted]
         # Every unfetched row is at least `floor` metres away on the spheroid, so the cut is
         # exact once the last accepted row is nearer than that.
         floor = rows[-1]["sphere_m"] * SPHEROID_OVER_SPHERE_MIN if rows else 0.0
         if exact or exhausted or (len(accepted) == wanted
-                                  and accepted[-1][0]["distance_m"] < floor):
+                                  and accepted[-1]["distance_m"] < floor):
             break
         k *= 4
     page, more = accepted[:query.limit], len(accepted) > query.limit
-    features = [_feature(row, status, query, now) for row, status in page]
+    features = [_feature(row, now) for row in page]
     next_cursor = None
     if more:
-        last = page[-1][0]
+        last = page[-1]
         next_cursor = encode_cursor({"d": last["distance_m"], "i": last["id"],
                                      "f": _filter_fingerprint(query)})
     return Page(features, next_cursor)
@@ -217,12 +219,19 @@ def _parse_hours(document: str) -> OpeningHours:
 
 def _hours_status(row: Any, now: datetime) -> dict[str, Any]:
     """open_now / next change / closes_soon of a row; unknown hours give open_now None."""
-    hours = _hours(row)
     if row["status"] != "active":
         return {"open_now": False, "next_change": None, "closes_soon": False}
-    if hours is None:
+    if not row["opening_hours"]:
         return {"open_now": None, "next_change": None, "closes_soon": False}
-    status = status_at(hours, row["timezone"], now)
+    # Every opening and closing falls on a whole minute, so the status is the same for any
+    # instant within a minute: places sharing a schedule and a zone share one computation.
+    return _status_in_minute(row["opening_hours"], row["timezone"],
+                             now.replace(second=0, microsecond=0))
+
+
+@lru_cache(maxsize=8192)
+def _status_in_minute(document: str, tz: str, minute: datetime) -> dict[str, Any]:
+    status = status_at(_parse_hours(document), tz, minute)
     next_change = None
     if status.next_change_at is not None:
         next_change = {"at": status.next_change_at.isoformat(), "kind": status.next_change}
@@ -295,11 +304,12 @@ def _geometry(row: Any) -> dict[str, Any]:
     return {"type": "Point", "coordinates": [round(row["lon"], 7), round(row["lat"], 7)]}
 
 
-def _feature(row: Any, status: dict[str, Any], query: NearbyQuery, now: datetime) -> dict:
-    _, bearing = geodesic_inverse(query.lat, query.lon, row["lat"], row["lon"])
+def _feature(row: Any, now: datetime) -> dict:
     properties = _base_properties(row)
-    properties.update(distance_m=round(row["distance_m"], 1), bearing_deg=round(bearing, 1),
-                      **status)
+    bearing = row["bearing_deg"]  # None when the place is exactly at the query point
+    properties.update(distance_m=round(row["distance_m"], 1),
+                      bearing_deg=None if bearing is None else round(bearing, 1),
+                      **_hours_status(row, now))
     properties["repayment"] = _repayment(row, now)
     return {"type": "Feature", "id": properties["id"], "geometry": _geometry(row),
             "properties": properties}
