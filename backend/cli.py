@@ -112,6 +112,7 @@ def uploads_submit(path: str, source: str, mode: str, file_format: str | None,
 
     from backend.errors import AppError
     from backend.uploads import service
+    from backend.uploads.geocoding import app_geocoder
 
     via = f"cli:{getpass.getuser()}"
     with open(path, "rb") as stream, click.progressbar(
@@ -129,7 +130,8 @@ def uploads_submit(path: str, source: str, mode: str, file_format: str | None,
         try:
             batch = service.submit_upload(db.session, stream, os.path.basename(path), source,
                                           mode, actor_id=None, via=via,
-                                          file_format=file_format, progress=progress)
+                                          file_format=file_format, geocoder=app_geocoder(),
+                                          progress=progress)
         except AppError as exc:
             details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors or [])
             raise click.ClickException(f"{exc.detail} {details}".strip()) from None

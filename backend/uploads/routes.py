@@ -12,6 +12,7 @@ from backend.extensions import Blueprint, db
 from backend.places.history import history_of
 from backend.places.service import find_place_key
 from backend.uploads import schemas, service
+from backend.uploads.geocoding import app_geocoder
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1",
                 description="Bulk uploads of places: dry run, apply, roll back.")
@@ -35,7 +36,8 @@ class Uploads(MethodView):
         upload = files["file"]
         batch = service.submit_upload(
             db.session, upload.stream, upload.filename or "upload", form["source"],
-            form["mode"], actor_id=_actor(), via="api", file_format=form.get("format"))
+            form["mode"], actor_id=_actor(), via="api", file_format=form.get("format"),
+            geocoder=app_geocoder())
         return service.batch_report(db.session, batch)
 
     @role_required(*MAINTAINERS)

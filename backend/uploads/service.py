@@ -33,8 +33,16 @@ from backend.places.history import (
     source_version,
 )
 from backend.uploads.checks import COUNTRY_TIMEZONES, location_warnings
+from backend.uploads.geocoding import Geocoder, GeocodingUnavailable
 from backend.uploads.models import UploadBatch
-from backend.uploads.parsers import COLUMNS, FileFormatError, parse_file
+from backend.uploads.parsers import (
+    COLUMNS,
+    HEAD_BYTES,
+    FileFormatError,
+    detect_format,
+    parse_file,
+)
+from backend.uploads.parsers.coords import parse_coordinate
 from backend.uploads.validation import validate_record
 
 MODES = ("merge", "sync")
@@ -71,6 +79,7 @@ def _raw_conn(session: Session):
 
 def submit_upload(session: Session, stream: BinaryIO, filename: str, source: str, mode: str,
                   *, actor_id: int | None, via: str, file_format: str | None = None,
+                  geocoder: Geocoder | None = None,
                   progress: Callable[[int], None] | None = None) -> UploadBatch:
     """Parse, validate and diff a file; store it as a pending batch and return it.
 
@@ -93,7 +102,7 @@ def submit_upload(session: Session, stream: BinaryIO, filename: str, source: str
     try:
         records, detected = _open(stream, filename, file_format)
         batch.format = detected
-        counts = _stage(session, batch, records, progress)
+        counts = _stage(session, batch, records, geocoder, progress)
     except FileFormatError as exc:
         session.rollback()
         raise BadRequest(f"The file cannot be read: {exc}", [field_error("file", str(exc))]) \
@@ -117,20 +126,14 @@ def submit_upload(session: Session, stream: BinaryIO, filename: str, source: str
 
 def _open(stream: BinaryIO, filename: str, file_format: str | None):
     """Records of the file and the format they were read as."""
-    try:
-        from backend.uploads.parsers import detect_format
-    except ImportError:  # the project's own formats only
-        detect_format = None
-    if detect_format is not None:
-        head = stream.read(64 * 1024)
+    if file_format is None:
+        file_format = detect_format(stream.read(HEAD_BYTES), filename)
         stream.seek(0)
-        detected = file_format or detect_format(head, filename)
-        return parse_file(stream, filename, detected), detected
-    return parse_file(stream, filename), filename.rsplit(".", 1)[-1].lower()
+    return parse_file(stream, filename, file_format), file_format
 
 
 def _stage(session: Session, batch: UploadBatch, records: Iterator[Any],
-           progress: Callable[[int], None] | None) -> _Counts:
+           geocoder: Geocoder | None, progress: Callable[[int], None] | None) -> _Counts:
     """Validate each record and COPY the valid ones; issues go through a spool file."""
     counts = _Counts()
     columns = ("batch_id", "seq", "locator", "source", "external_id", *VALUE_COLUMNS)
@@ -143,7 +146,7 @@ def _stage(session: Session, batch: UploadBatch, records: Iterator[Any],
                 f"COPY upload_rows ({', '.join(columns)}) FROM STDIN") as copy:
             for seq, raw in enumerate(records, start=1):
                 counts.records = seq
-                row, found = _check(batch, raw)
+                row, found = _check(batch, raw, geocoder)
                 if row is not None:
                     copy.write_row((batch.id, seq, raw.locator, *row))
                 errors = [f for f in found if f[0] == "error"]
@@ -170,7 +173,8 @@ def _stage(session: Session, batch: UploadBatch, records: Iterator[Any],
     return counts
 
 
-def _check(batch: UploadBatch, raw: Any) -> tuple[tuple | None, list[tuple[str, str, str]]]:
+def _check(batch: UploadBatch, raw: Any,
+           geocoder: Geocoder | None) -> tuple[tuple | None, list[tuple[str, str, str]]]:
     """The staged row of a record (None when rejected) and its (severity, field, message)s."""
     fields = dict(raw.fields)
     found: list[tuple[str, str, str]] = [
@@ -180,6 +184,10 @@ def _check(batch: UploadBatch, raw: Any) -> tuple[tuple | None, list[tuple[str, 
     elif fields["source"] != batch.source:
         found.append(("error", "source", f"is {fields['source']!r} but this upload is for "
                                          f"{batch.source!r}"))
+    if fields.get("lat") in (None, "") and fields.get("lon") in (None, "") and geocoder:
+        found += _geocode(fields, geocoder)
+    if not fields.get("country"):
+        found += _country_from_point(fields)
     if not fields.get("timezone") and fields.get("country") in COUNTRY_TIMEZONES:
         fields["timezone"] = COUNTRY_TIMEZONES[fields["country"]]
         found.append(("warning", "timezone", f"not given; {fields['timezone']} assumed from "
@@ -199,6 +207,42 @@ def _check(batch: UploadBatch, raw: Any) -> tuple[tuple | None, list[tuple[str, 
         values["opening_hours"] = Jsonb(values["opening_hours"])
     row = (values["source"], values["external_id"], *(values[c] for c in VALUE_COLUMNS))
     return row, found
+
+
+def _geocode(fields: dict[str, Any], geocoder: Geocoder) -> list[tuple[str, str, str]]:
+    """Fill a record's missing point from its address, saying so."""
+    parts = (fields.get("street"), fields.get("postcode"), fields.get("locality"),
+             fields.get("region"))
+    address = ", ".join(p for p in parts if p)
+    if not address:
+        return []
+    try:
+        point = geocoder.geocode(address, fields.get("country"))
+    except GeocodingUnavailable:
+        return [("error", "lat", "no coordinates, and the geocoder could not be reached to "
+                                 "look up the address")]
+    if point is None:
+        return [("error", "lat", f"no coordinates, and the address {address!r} was not found")]
+    fields["lat"], fields["lon"] = point
+    return [("warning", "lat", f"no coordinates: geocoded from the address {address!r} to "
+                               f"({point[0]:.6f}, {point[1]:.6f})")]
+
+
+def _country_from_point(fields: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Fill a record's missing country from the service region its point lies in."""
+    from backend.regions import in_service_region
+
+    try:
+        lat = parse_coordinate(fields.get("lat"), "lat")
+        lon = parse_coordinate(fields.get("lon"), "lon")
+    except (ValueError, TypeError):
+        return []  # validation reports the coordinates
+    country = in_service_region(lat, lon)
+    if country is None:
+        return []
+    fields["country"] = country
+    return [("warning", "country", f"not given; {country} taken from the service region the "
+                                   "point lies in")]
 
 
 def _mark_duplicates(session: Session, batch: UploadBatch) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from backend import vocab
-from backend.geo import latitude_problem, longitude_problem
 from backend.hours import HoursSyntaxError, parse_opening_hours
+from backend.uploads.parsers.coords import parse_coordinate
 
 REQUIRED = ("source", "external_id", "kind", "name", "country", "lat", "lon", "timezone")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -49,15 +49,15 @@ class ValidationResult:
     warnings: list[RecordIssue] = field(default_factory=list)
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
+def _coordinate(value: Any, axis: str, fail: Any) -> float | None:
+    """A coordinate in any notation a person types, or None (reported) when it is not one."""
+    if value in (None, ""):
+        return None
+    try:
+        return parse_coordinate(value, axis)  # type: ignore[arg-type]
+    except ValueError as exc:
+        fail(axis, str(exc))
+        return None
 
 
 def validate_record(locator: str, fields: dict[str, Any]) -> ValidationResult:
@@ -84,15 +84,8 @@ def validate_record(locator: str, fields: dict[str, Any]) -> ValidationResult:
     if country and not _COUNTRY.match(country):
         fail("country", "must be an ISO 3166-1 alpha-2 code such as GB")
 
-    lat, lon = _number(fields.get("lat")), _number(fields.get("lon"))
-    if fields.get("lat") not in (None, "") and lat is None:
-        fail("lat", "is not a number")
-    if fields.get("lon") not in (None, "") and lon is None:
-        fail("lon", "is not a number")
-    if lat is not None and (problem := latitude_problem(lat)):
-        fail("lat", problem)
-    if lon is not None and (problem := longitude_problem(lon)):
-        fail("lon", problem)
+    lat = _coordinate(fields.get("lat"), "lat", fail)
+    lon = _coordinate(fields.get("lon"), "lon", fail)
 
     tz = fields.get("timezone")
     if tz:

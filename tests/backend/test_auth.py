@@ -180,5 +180,5 @@ def test_cli_refuses_a_file_with_a_bad_record_and_loads_nothing(runner, session,
     before = count_places(session)
     result = runner.invoke(args=["places", "load", str(path)])
     assert result.exit_code != 0
-    assert "row 3: lat: is not a number" in result.output
+    assert "row 3: lat: not a coordinate" in result.output
     assert count_places(session) == before

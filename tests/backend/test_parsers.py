@@ -1,4 +1,5 @@
-"""Parsers of the project's CSV and GeoJSON place format, and the consistency of the sample data."""
+"""Parsers of the project's own formats, format detection, streaming JSON, coordinates as typed,
+and the consistency of the sample data."""
 
 from __future__ import annotations
 
@@ -6,16 +7,30 @@ import csv
 import importlib.util
 import io
 import json
+import re
 import sys
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backend import vocab
 from backend.hours import parse_opening_hours
-from backend.uploads.parsers import COLUMNS, FileFormatError, RawRecord, parse_file
+from backend.uploads.parsers import (
+    COLUMNS,
+    FORMATS,
+    HEAD_BYTES,
+    FileFormatError,
+    RawRecord,
+    detect_format,
+    parse_file,
+    parser_for,
+)
+from backend.uploads.parsers.coords import parse_coordinate
 from backend.uploads.parsers.csv_ import parse_csv
 from backend.uploads.parsers.geojson import parse_geojson
 
@@ -327,7 +342,7 @@ def test_geojson_fields_locators_and_geometry():
     (b'{"type": "FeatureCollection"}', 'no "features" array'),
     (b'{"type": "FeatureCollection", "features": [{"type": "Point"}]}',
      "^feature 0: not a GeoJSON Feature"),
-    (b'{"type": "FeatureCollection",\n "features": [}', "^line 2 column 15: not valid JSON"),
+    (b'{"type": "FeatureCollection",\n "features": [}', "^line 2: not valid JSON"),
     (b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
      b'{"lat": NaN}}]}', "NaN"),
 ])
@@ -349,3 +364,257 @@ def test_parse_file_chooses_by_extension(tmp_path):
         parse_file(io.BytesIO(b""), "places.xlsx")
     with pytest.raises(FileFormatError, match="no extension"):
         parse_file(io.BytesIO(b""), "places")
+
+
+# --- format detection and parse_file -----------------------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "uploads"
+
+
+class Unseekable(io.RawIOBase):
+    """A stream that cannot seek, like a socket or a pipe."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        chunk = self._data.read(min(len(buffer), 1000))
+        buffer[:len(chunk)] = chunk
+        return len(chunk)
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    (SAMPLE_CSV, "nearbank-csv"), (SAMPLE_GEOJSON, "nearbank-geojson"),
+    (FIXTURES / "ob_atms.json", "ob-atm"), (FIXTURES / "ob_branches.json", "ob-branch"),
+    (FIXTURES / "osm_banks.geojson", "osm-geojson"), (FIXTURES / "osm_flat.geojson", "osm-geojson"),
+    (FIXTURES / "osm_banks.csv", "osm-csv"),
+])
+def test_every_format_is_detected_from_its_head(path, expected):
+    assert expected in FORMATS
+    data = path.read_bytes()
+    assert detect_format(data[:HEAD_BYTES], path.name) == expected
+    assert detect_format(b"\xef\xbb\xbf" + data[:HEAD_BYTES], path.name) == expected
+    # A head cut anywhere still tells: here inside the first feature or place.
+    assert detect_format(data[:2000], path.name) == expected
+
+
+def test_detection_reads_what_tells_the_formats_apart():
+    nearbank = geojson_bytes(feature({"external_id": "X", "kind": "atm"}))
+    assert detect_format(nearbank, "x.geojson") == "nearbank-geojson"
+    unknown_properties = geojson_bytes(feature({"label": "X"}))
+    assert detect_format(unknown_properties, "x.geojson") == "nearbank-geojson"
+    osm_by_id = json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": "way/1", "properties": {"name": "X"}, "geometry": None}]})
+    assert detect_format(osm_by_id.encode(), "x.json") == "osm-geojson"
+    osm_by_address = geojson_bytes(feature({"name": "X", "addr:street": "Long Acre"}))
+    assert detect_format(osm_by_address, "x.geojson") == "osm-geojson"
+    assert detect_format(b'{"type": "FeatureCollection", "features": []}', "x.json") == (
+        "nearbank-geojson")
+    assert detect_format(b"", "x.json") == "nearbank-geojson"  # its parser says "empty"
+    assert detect_format(b"", "x.csv") == "nearbank-csv"
+    assert detect_format(b"lat\tlon\tamenity\tname\r\n", "x.tsv") == "osm-csv"
+    assert detect_format(b"osm_id;osm_type;Latitude;Longitude;name\r\n", "x.csv") == "osm-csv"
+    # A few of our columns: ours, so its parser names the missing ones.
+    assert detect_format(b"name,lat,lon,kind\r\n", "x.csv") == "nearbank-csv"
+
+
+@pytest.mark.parametrize(("head", "filename", "message"), [
+    (b"[1, 2]", "x.json", "^not a supported JSON format: expected a GeoJSON FeatureCollection"),
+    (b'"text"', "x.json", "^not a supported JSON format"),
+    (b'{"meta": {}, "rows": []}', "x.json", "^not a supported JSON format"),
+    (b'{"meta": {}, "data": [{"Brand": [{"BrandName": "X", "PCA": []}]}]}', "x.json",
+     '^an Open Banking response must hold "data"'),
+    (b"{\n]", "x.json", "^line 2: not valid JSON"),
+    (b"name,lat,lon\r\nA,1,2\r\n", "x.csv", "^the CSV header matches no supported format"),
+    (b'{"type": "FeatureCollection"}', "x.csv", "^the file is named .csv but holds JSON"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "x.csv", "^line 1: not UTF-8 text"),
+    (b'{"name": "Caf\xe9"}', "x.json", r"^line 1: not UTF-8 text \(byte 0xe9\)"),
+    (b"a,b\r\nc\x00d\r\n", "x.csv", "^line 2: contains a NUL byte"),
+    ('{"type": "FeatureCollection"}'.encode("utf-16"), "x.json", "UTF-16"),
+    (b"", "x.xlsx", r"^unsupported file type \('\.xlsx'\)"),
+])
+def test_undetectable_files_are_refused_in_one_line(head, filename, message):
+    with pytest.raises(FileFormatError, match=message) as error:
+        detect_format(head, filename)
+    assert "\n" not in str(error.value)
+
+
+def test_a_head_cut_inside_a_character_is_not_an_encoding_error():
+    data = json.dumps({"type": "FeatureCollection", "features": [
+        feature({"external_id": "X", "name": "Café " * 20000})]}, ensure_ascii=False).encode()
+    cut = data.index("é".encode()) + 1
+    assert detect_format(data[:cut], "x.geojson") == "nearbank-geojson"
+
+
+def test_parse_file_with_a_format_skips_detection(tmp_path):
+    path = tmp_path / "export.txt"  # no usable extension: the format is named
+    path.write_bytes((FIXTURES / "ob_atms.json").read_bytes())
+    assert len(list(parse_file(path, path.name, "ob-atm"))) == 8
+    stream = io.BytesIO((FIXTURES / "osm_banks.csv").read_bytes())
+    assert [r.fields["external_id"] for r in parse_file(stream, "upload", "osm-csv")][0] == (
+        "node/1001")
+    with pytest.raises(FileFormatError, match="^unknown format 'kml': use one of nearbank-csv"):
+        parse_file(io.BytesIO(b""), "x.kml", "kml")
+
+
+def test_parse_file_detects_and_replays_the_head():
+    data = (FIXTURES / "ob_branches.json").read_bytes()
+    seekable = io.BytesIO(b"ignored" + data)
+    seekable.seek(len(b"ignored"))
+    from_seekable = [r.fields for r in parse_file(seekable, "branches.json")]
+    from_pipe = [r.fields for r in parse_file(io.BufferedReader(Unseekable(data)), "b.json")]
+    assert len(from_seekable) == 5 and from_seekable == from_pipe
+    big = csv_bytes(*(place(external_id=f"C-{n}") for n in range(3000)))
+    assert len(big) > HEAD_BYTES
+    records = list(parse_file(io.BufferedReader(Unseekable(big)), "big.csv"))
+    assert [r.fields["external_id"] for r in records] == [f"C-{n}" for n in range(3000)]
+
+
+def test_parser_for_still_gives_our_own_formats():
+    assert parser_for("x.csv") is parse_csv
+    assert parser_for("x.GEOJSON") is parse_geojson
+
+
+def test_records_have_no_warnings_unless_a_parser_adds_them(sample_csv):
+    assert RawRecord("row 2", {}).warnings == []
+    assert all(record.warnings == [] for record in sample_csv)
+
+
+# --- streaming JSON ----------------------------------------------------------------------------
+
+
+def test_geojson_is_streamed_feature_by_feature():
+    one = json.dumps(feature({"external_id": "A"})).encode() + b",\n"
+    count = HEAD_BYTES // len(one) + 1  # a bad byte past the head checked up front
+    data = b'{"type": "FeatureCollection", "features": [\n' + one * count + b"\xe9]}"
+    records = parse_geojson(io.BytesIO(data))
+    for _ in range(count):
+        assert next(records).fields["external_id"] == "A"
+    with pytest.raises(FileFormatError, match=rf"^line {count + 2}: not UTF-8 text"):
+        next(records)
+
+
+def test_binary_is_refused_before_any_record():
+    one = json.dumps(feature({"external_id": "A"})).encode() + b",\n"
+    data = b'{"type": "FeatureCollection", "features": [\n' + one * 5 + b"\x00]}"
+    records = parse_geojson(io.BytesIO(data))
+    with pytest.raises(FileFormatError, match="^line 7: contains a NUL byte"):
+        next(records)
+
+
+def test_geojson_keys_in_any_order():
+    features = [feature({"external_id": "A"})]
+    data = json.dumps({"features": features, "bbox": [0, 0, 1, 1],
+                       "type": "FeatureCollection"}).encode()
+    assert [r.fields["external_id"] for r in read_geojson(data)] == ["A"]
+    untyped = json.dumps({"features": features}).encode()
+    with pytest.raises(FileFormatError, match="not a GeoJSON FeatureCollection"):
+        read_geojson(untyped)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b'{"type": "FeatureCollection", "features": [', "^line 1: the JSON document ends too early"),
+    (b'{"type": "FeatureCollection", "features": []}\n\nx', "^line 3: not valid JSON"),
+    (b'{"type": "FeatureCollection",\n"features": [], "x": Infinity}',
+     "^line 2: not valid JSON: Infinity is not allowed as a number$"),
+    (b'{"type": "FeatureCollection",\n"features": [], "x": "NaN", "y": z}',
+     "^line 2: not valid JSON \\(invalid char in json text, near '.*\"y\": z}'\\)$"),
+    (b"  \r\n  ", "^the file is empty: expected a JSON document$"),
+    (b'{"type": "FeatureCollection", "features": 7}', 'no "features" array'),
+])
+def test_json_errors_say_where(data, message):
+    with pytest.raises(FileFormatError, match=message):
+        read_geojson(data)
+
+
+# --- coordinates as people type them -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "axis", "expected"), [
+    (51.5074, "lat", 51.5074), (-0.1278, "lon", -0.1278), (7, "lon", 7.0),
+    (Decimal("51.5"), "lat", 51.5),
+    ("51.5074", "lat", 51.5074), (" -0.1278 ", "lon", -0.1278), ("+51.5", "lat", 51.5),
+    ("052.24343500", "lat", 52.243435), ("-000.1234", "lon", -0.1234), ("\u22120.5", "lon", -0.5),
+    ("5.15e1", "lat", 51.5),
+    ("51°30'26\"N", "lat", 51 + 30 / 60 + 26 / 3600),
+    ("0°7'39\"W", "lon", -(7 / 60 + 39 / 3600)),
+    ("51 30 26 N", "lat", 51 + 30 / 60 + 26 / 3600),
+    ("51 30 26 S", "lat", -(51 + 30 / 60 + 26 / 3600)),
+    ("51°30.5'N", "lat", 51 + 30.5 / 60),
+    ("51° 30′ 26.4″ N", "lat", 51 + 30 / 60 + 26.4 / 3600),
+    ("51º30’26”N", "lat", 51 + 30 / 60 + 26 / 3600),
+    ("51°30'26''N", "lat", 51 + 30 / 60 + 26 / 3600),
+    ("51d30m26sN", "lat", 51 + 30 / 60 + 26 / 3600),
+    ("N 51.5074", "lat", 51.5074), ("51.5074 n", "lat", 51.5074), ("51.5074°", "lat", 51.5074),
+    ("E 103 51", "lon", 103 + 51 / 60), ("-0 7 39", "lon", -(7 / 60 + 39 / 3600)),
+    ("179°59'59.9\"E", "lon", 179 + 59 / 60 + 59.9 / 3600),
+])
+def test_coordinates_people_type(value, axis, expected):
+    assert parse_coordinate(value, axis) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize(("value", "axis", "message"), [
+    ("", "lat", "no coordinate given"), (None, "lon", "no coordinate given"),
+    ("abc", "lat", "not a coordinate"), ("nan", "lat", "not a coordinate"),
+    (True, "lat", "not a coordinate"), ([51.5], "lat", "not a coordinate"),
+    ("51,5074", "lat", "decimal comma"),
+    ("51 E", "lat", "has the longitude hemisphere letter E: a latitude takes N or S"),
+    ("0 7 39 N", "lon", "has the latitude hemisphere letter N: a longitude takes E or W"),
+    ("-51 30 N", "lat", "both a minus sign and a hemisphere letter"),
+    ("N 51 S", "lat", "two hemisphere letters"),
+    ("51°60'N", "lat", "minutes must be below 60"),
+    ("51°30'60\"N", "lat", "seconds must be below 60"),
+    ("51.5°30'N", "lat", "only the last of degrees, minutes and seconds may have decimals"),
+    ("51°30.5'15\"N", "lat", "only the last"),
+    ("5130", "lat", "must be between -90 and 90"),
+    ("95", "lat", "looks like a longitude"), ("-180.5", "lon", "must be between -180 and 180"),
+    (float("inf"), "lon", "must be a finite number"),
+    ("91°N", "lat", "must be between -90 and 90"),
+    ("51.5 30", "lat", "only the last"),
+])
+def test_not_coordinates_are_refused_without_repeating_the_value(value, axis, message):
+    with pytest.raises(ValueError, match=re.escape(message)) as error:
+        parse_coordinate(value, axis)
+    if isinstance(value, str) and value.strip():
+        assert value.strip() not in str(error.value)
+
+
+def test_axis_must_be_lat_or_lon():
+    with pytest.raises(ValueError, match="axis"):
+        parse_coordinate("1", "latitude")  # type: ignore[arg-type]
+
+
+def dms(value: float, axis: str, style: str) -> str:
+    """A coordinate written as degrees-minutes-seconds (or degrees and minutes)."""
+    letters = "NS" if axis == "lat" else "EW"
+    hemisphere = letters[0] if value >= 0 else letters[1]
+    if style == "dm":
+        minutes_total = round(abs(value) * 60, 8)
+        degrees, minutes = divmod(minutes_total, 60)
+        return f"{int(degrees)}°{minutes:.8f}'{hemisphere}"
+    seconds_total = round(abs(value) * 3600, 6)  # carry 59.9999995 s into the next minute
+    minutes_total, seconds = divmod(seconds_total, 60)
+    degrees, minutes = divmod(int(minutes_total), 60)
+    separator = " " if style == "spaces" else ""
+    marks = ("", "", "") if style == "spaces" else ("°", "'", '"')
+    return (f"{degrees}{marks[0]}{separator}{minutes}{marks[1]}{separator}"
+            f"{seconds:.6f}{marks[2]} {hemisphere}")
+
+
+@settings(max_examples=300)
+@given(axis=st.sampled_from(["lat", "lon"]), fraction=st.floats(-1, 1),
+       style=st.sampled_from(["marks", "spaces", "dm"]))
+def test_dms_round_trips(axis, fraction, style):
+    value = fraction * (90 if axis == "lat" else 180)
+    text = dms(value, axis, style)
+    assert parse_coordinate(text, axis) == pytest.approx(value, abs=1e-6), text
+
+
+@given(axis=st.sampled_from(["lat", "lon"]), fraction=st.floats(-1, 1))
+def test_decimal_text_round_trips_exactly(axis, fraction):
+    value = fraction * (90 if axis == "lat" else 180)
+    assert parse_coordinate(repr(value), axis) == value
+    assert parse_coordinate(f"{value:013.8f}", axis) == pytest.approx(value, abs=1e-8)

@@ -272,7 +272,7 @@ def test_report_csv_lists_rejected_and_warned_records_safely(client, upload, mai
     assert [(r["locator"], r["outcome"]) for r in rows] == [("row 3", "rejected"),
                                                             ("row 4", "warning")]
     assert rows[0]["name"] == "'=HYPERLINK(\"http://evil\")"
-    assert rows[0]["problems"] == "lat: is not a number"
+    assert rows[0]["problems"].startswith("lat: not a coordinate")
     assert rows[1]["street"] == "'@SUM(A1)"
     assert rows[1]["lon"] == "-0.1300"  # a number stays a number
     assert rows[1]["external_id"] == "WARN"
@@ -373,3 +373,100 @@ def test_two_concurrent_applies_cannot_both_succeed(race_db):
     assert sorted(outcomes) == ["applied", "conflict"]
     with Session(race_db) as s:
         assert s.execute(text("SELECT count(*) FROM places")).scalar_one() == 1
+
+
+FIXTURES = SAMPLE_CSV.parent.parent.parent / "tests" / "fixtures" / "uploads"
+
+
+@pytest.mark.parametrize(("name", "file_format", "kind"), [
+    ("ob_atms.json", "ob-atm", "atm"),
+    ("ob_branches.json", "ob-branch", "branch"),
+    ("osm_banks.geojson", "osm-geojson", None),
+    ("osm_flat.geojson", "osm-geojson", None),
+    ("osm_banks.csv", "osm-csv", None),
+])
+def test_foreign_formats_are_detected_applied_and_reported(session, client, upload, maintainer,
+                                                          name, file_format, kind):
+    content = (FIXTURES / name).read_bytes()
+    report = upload(content, filename=name, source="foreign").json
+    assert report["format"] == file_format
+    summary = report["summary"]
+    assert summary["create"] > 0 and summary["records"] == summary["create"] + \
+        summary["rejected"] + summary["duplicate"]
+    # Every tolerated deviation is reported, never silently dropped.
+    assert summary["with_warnings"] > 0
+    assert client.post(f"/api/v1/uploads/{report['id']}/apply",
+                       headers=maintainer).status_code == 200
+    created = session.execute(text(
+        "SELECT kind, country, timezone FROM places WHERE source = 'foreign'")).all()
+    assert len(created) == summary["create"]
+    assert all(country == "GB" and tz == "Europe/London" for _, country, tz in created)
+    if kind:
+        assert {k for k, _, _ in created} == {kind}
+    again = upload(content, filename=name, source="foreign").json
+    assert again["summary"]["unchanged"] == summary["create"]
+    assert again["summary"]["create"] == again["summary"]["update"] == 0
+
+
+def test_coordinates_as_people_type_them(session, upload):
+    report = upload(csv_bytes(row("DMS", lat="51°30'26\"N", lon="0°7'39\"W"),
+                              row("PAD", lat="051.5100000", lon="-000.1300"))).json
+    assert report["summary"]["create"] == 2 and report["summary"]["rejected"] == 0
+    points = session.execute(text(
+        "SELECT u.external_id, ST_Y(u.location::geometry), ST_X(u.location::geometry) "
+        "FROM upload_rows u JOIN upload_batches b ON b.id = u.batch_id "
+        "WHERE b.public_id = :b ORDER BY u.seq"), {"b": report["id"]}).all()
+    assert [(e, round(lat, 6), round(lon, 6)) for e, lat, lon in points] == [
+        ("DMS", 51.507222, -0.1275), ("PAD", 51.51, -0.13)]
+
+
+@pytest.fixture
+def local_geocoder(app, nominatim):
+    """Point the app's geocoder at the fake Nominatim for one test."""
+    from tests.backend.fake_nominatim import settings
+
+    saved = {k: app.config[k] for k in settings(nominatim.domain)}
+    app.config.update(settings(nominatim.domain))
+    app.extensions.pop("nearbank.geocoder", None)
+    yield nominatim
+    app.config.update(saved)
+    app.extensions.pop("nearbank.geocoder", None)
+
+
+def test_rows_without_coordinates_are_geocoded_from_their_address(upload, local_geocoder):
+    from tests.backend.fake_nominatim import FOUND
+
+    report = upload(csv_bytes(
+        row("ADDR", lat="", lon="", street="10 Dean Street", postcode="W1D 3RW",
+            locality="London"),
+        row("NOWHERE", lat="", lon="", street="1 Nowhere Lane", locality="London"),
+        row("AGAIN", lat="", lon="", street="10 Dean Street", postcode="W1D 3RW",
+            locality="London"),
+    )).json
+    assert report["summary"]["create"] == 2 and report["summary"]["rejected"] == 1
+    messages: dict[tuple, list[str]] = {}
+    for issue in report["issues"]:
+        messages.setdefault((issue["locator"], issue["severity"]), []).append(issue["message"])
+    assert messages[("row 2", "warning")] == [
+        "no coordinates: geocoded from the address '10 Dean Street, W1D 3RW, London' to "
+        f"({float(FOUND['lat']):.6f}, {float(FOUND['lon']):.6f})"]
+    assert any("was not found" in m for m in messages[("row 3", "error")])
+    searches = [r for r in local_geocoder.requests if r.path == "/search"]
+    assert len(searches) == 2  # the repeated address came from the cache
+
+
+def test_geocoder_down_rejects_the_rows_that_need_it_and_nothing_else(app, upload):
+    from backend.pgcluster import free_port
+    from tests.backend.fake_nominatim import settings
+
+    saved = {k: app.config[k] for k in settings("x")}
+    app.config.update(settings(f"127.0.0.1:{free_port()}"))
+    app.extensions.pop("nearbank.geocoder", None)
+    try:
+        report = upload(csv_bytes(row("OK"), row("ADDR", lat="", lon="",
+                                                 street="10 Dean Street"))).json
+    finally:
+        app.config.update(saved)
+        app.extensions.pop("nearbank.geocoder", None)
+    assert report["summary"]["create"] == 1 and report["summary"]["rejected"] == 1
+    assert any("could not be reached" in i["message"] for i in report["issues"])

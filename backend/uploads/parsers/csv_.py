@@ -26,7 +26,7 @@ def parse_csv(stream: BinaryIO) -> Iterator[RawRecord]:
     Blank rows are skipped; a bad encoding, a malformed or missing header, a row whose number
     of fields differs from the header's, or broken quoting raise FileFormatError.
     """
-    reader = csv.reader(_text_lines(stream), strict=True)
+    reader = csv.reader(text_lines(stream), strict=True)
     try:
         header = next((row for row in reader if _has_content(row)), None)
         if header is None:
@@ -51,7 +51,8 @@ def parse_csv(stream: BinaryIO) -> Iterator[RawRecord]:
         raise FileFormatError(f"line {reader.line_num}: malformed CSV ({error})") from None
 
 
-def _text_lines(stream: BinaryIO) -> Iterator[str]:
+def text_lines(stream: BinaryIO) -> Iterator[str]:
+    """Lines of a binary stream as strict UTF-8 text (BOM dropped); bad lines: FileFormatError."""
     number = 0
     while raw := stream.readline(MAX_LINE_BYTES + 1):
         number += 1

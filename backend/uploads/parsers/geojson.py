@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from backend.uploads.parsers import (
     COLUMNS,
     LIST_COLUMNS,
-    UTF8_BOM,
     FileFormatError,
     RawRecord,
     clean_text,
-    decode_utf8,
     split_list,
 )
+from backend.uploads.parsers.jsonstream import build_value, is_scalar, json_events
+
+NOT_A_FEATURE_COLLECTION = ('not a GeoJSON FeatureCollection: expected "type": '
+                            '"FeatureCollection" at the top level')
 
 
 def parse_geojson(stream: BinaryIO) -> Iterator[RawRecord]:
@@ -25,49 +26,63 @@ def parse_geojson(stream: BinaryIO) -> Iterator[RawRecord]:
     None for both. Bad encoding, invalid JSON, or anything but a FeatureCollection of Feature
     objects raise FileFormatError.
     """
-    # The whole document is loaded at once for now; a streaming JSON parser (e.g. ijson over
-    # "features.item") can replace json.loads without changing this generator's interface.
-    data = stream.read()
-    if data.startswith(UTF8_BOM):
-        data = data[len(UTF8_BOM):]
-    text = decode_utf8(data, 1)
-    try:
-        document = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as error:
-        raise FileFormatError(
-            f"line {error.lineno} column {error.colno}: not valid JSON ({error.msg})"
-        ) from None
-    except RecursionError:
-        raise FileFormatError("the JSON is nested too deeply") from None
-    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
-        raise FileFormatError('not a GeoJSON FeatureCollection: expected "type": '
-                              '"FeatureCollection" at the top level')
-    features = document.get("features")
-    if not isinstance(features, list):
-        raise FileFormatError('the FeatureCollection has no "features" array')
-    for index, feature in enumerate(features):
-        locator = f"feature {index}"
-        if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            raise FileFormatError(f"{locator}: not a GeoJSON Feature object")
-        properties = feature.get("properties") or {}
-        if not isinstance(properties, dict):
-            raise FileFormatError(f'{locator}: "properties" is not an object')
-        lat, lon = _point_lat_lon(feature.get("geometry"))
+    for index, feature in iter_features(stream):
+        properties = feature_properties(feature, index)
+        lat, lon = point_lat_lon(feature.get("geometry"))
         raw = {**properties, "lat": lat, "lon": lon}
         fields: dict[str, object] = {}
         for column in COLUMNS:
             value = raw.get(column)
             fields[column] = split_list(value) if column in LIST_COLUMNS else clean_text(value)
-        yield RawRecord(locator, fields)
+        yield RawRecord(f"feature {index}", fields)
 
 
-def _point_lat_lon(geometry: object) -> tuple[object, object]:
+def iter_features(stream: BinaryIO) -> Iterator[tuple[int, dict]]:
+    """(index, feature object) for each feature of a FeatureCollection, streamed.
+
+    The top-level "type" is checked when it is read: before the features in the usual key
+    order, otherwise after them (JSON objects are unordered), so an error can follow records.
+    """
+    events = json_events(stream)
+    _, event, _ = next(events)
+    if event != "start_map":
+        raise FileFormatError(NOT_A_FEATURE_COLLECTION)
+    seen_type = seen_features = False
+    index = 0
+    for prefix, event, value in events:
+        if prefix == "type":
+            if not (is_scalar(event) and value == "FeatureCollection"):
+                raise FileFormatError(NOT_A_FEATURE_COLLECTION)
+            seen_type = True
+        elif prefix == "features":
+            if event == "start_array":
+                seen_features = True
+            elif event != "end_array":
+                raise FileFormatError('the FeatureCollection has no "features" array')
+        elif prefix == "features.item":
+            feature = build_value(events, event, value)
+            if not isinstance(feature, dict) or feature.get("type") != "Feature":
+                raise FileFormatError(f"feature {index}: not a GeoJSON Feature object")
+            yield index, feature
+            index += 1
+    if not seen_type:
+        raise FileFormatError(NOT_A_FEATURE_COLLECTION)
+    if not seen_features:
+        raise FileFormatError('the FeatureCollection has no "features" array')
+
+
+def feature_properties(feature: dict, index: int) -> dict:
+    """A feature's properties object ({} when null); FileFormatError when it is not an object."""
+    properties = feature.get("properties") or {}
+    if not isinstance(properties, dict):
+        raise FileFormatError(f'feature {index}: "properties" is not an object')
+    return properties
+
+
+def point_lat_lon(geometry: object) -> tuple[object, object]:
+    """(lat, lon) as found in a Point geometry's coordinates, else (None, None)."""
     if isinstance(geometry, dict) and geometry.get("type") == "Point":
         coordinates = geometry.get("coordinates")
         if isinstance(coordinates, list) and len(coordinates) >= 2:
             return coordinates[1], coordinates[0]
     return None, None
-
-
-def _reject_constant(name: str) -> float:
-    raise FileFormatError(f"not valid JSON: {name} is not allowed as a number")

@@ -1,0 +1,115 @@
+"""Geocoding of addresses without coordinates (upload rows, merchants' stores) through geopy.
+
+One Geocoder per process: geopy's RateLimiter (thread-safe) spaces the requests by the
+configured minimum delay, as public Nominatim's usage policy asks (at most one per second), and
+an in-process LRU cache keyed by the normalised query answers repeats without a request. The
+cache lives as long as the process; it is not shared between gunicorn workers.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+
+from geopy.exc import GeocoderServiceError
+from geopy.extra.rate_limiter import RateLimiter
+from geopy.geocoders import Nominatim, get_geocoder_for_service
+from geopy.geocoders.base import Geocoder as GeopyGeocoder
+
+from backend.errors import PROBLEM_BASE, AppError
+
+DEFAULT_CACHE_SIZE = 10_000
+_SPACES = re.compile(r"\s+")
+
+Coordinates = tuple[float, float]
+
+
+class GeocodingUnavailable(AppError):
+    """The geocoding service cannot be reached or answered with an error."""
+
+    status, type, title = 503, PROBLEM_BASE + "geocoding-unavailable", "Geocoding unavailable"
+
+
+class Geocoder:
+    """Address to (lat, lon) through a geopy geocoder, rate-limited and cached."""
+
+    def __init__(self, service: GeopyGeocoder, min_delay_seconds: float = 1.0, *,
+                 max_retries: int = 0, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+        self.service = service
+        # swallow_exceptions=False: a failure must surface as GeocodingUnavailable, not as
+        # "nothing found" (which is what RateLimiter returns by default).
+        self._limited = RateLimiter(
+            service.geocode, min_delay_seconds=min_delay_seconds, max_retries=max_retries,
+            error_wait_seconds=max(min_delay_seconds, 1.0), swallow_exceptions=False,
+        )
+        self._cache: OrderedDict[tuple[str, str | None], Coordinates | None] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def geocode(self, address: str, country: str | None = None) -> Coordinates | None:
+        """(lat, lon) of an address, optionally within an ISO 3166-1 alpha-2 country.
+
+        None when the service finds nothing (remembered like a result); an empty address is
+        not sent.
+
+        :raises GeocodingUnavailable: when the service cannot be reached or fails (503).
+        """
+        query = _SPACES.sub(" ", address).strip()
+        if not query:
+            return None
+        country = (country or "").strip().upper() or None
+        key = (query.casefold(), country)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        # The request is made outside the lock so a slow answer does not block cache hits.
+        try:
+            text, options = self._arguments(query, country)
+            location = self._limited(text, **options)
+        except GeocoderServiceError as error:
+            raise GeocodingUnavailable(
+                "The geocoding service cannot be reached or failed; try again later."
+            ) from error
+        found = None if location is None else (location.latitude, location.longitude)
+        with self._lock:
+            self._cache[key] = found
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return found
+
+    def _arguments(self, query: str, country: str | None) -> tuple[str, dict]:
+        """The geocode() call for the service: Nominatim filters by country, others read it."""
+        if country is None:
+            return query, {}
+        if isinstance(self.service, Nominatim):
+            return query, {"country_codes": [country.lower()]}
+        return f"{query}, {country}", {}
+
+
+def geocoder_from_config(config: Mapping) -> Geocoder:
+    """A Geocoder from app settings (GEOCODER_* keys; GEOCODER_SERVICE defaults to nominatim)."""
+    service_class = get_geocoder_for_service(config.get("GEOCODER_SERVICE", "nominatim"))
+    service = service_class(
+        domain=config["GEOCODER_DOMAIN"], scheme=config["GEOCODER_SCHEME"],
+        user_agent=config["GEOCODER_USER_AGENT"], timeout=config["GEOCODER_TIMEOUT_SECONDS"],
+    )
+    return Geocoder(
+        service, float(config["GEOCODER_MIN_DELAY_SECONDS"]),
+        max_retries=int(config.get("GEOCODER_MAX_RETRIES", 0)),
+        cache_size=int(config.get("GEOCODER_CACHE_SIZE", DEFAULT_CACHE_SIZE)),
+    )
+
+
+def app_geocoder() -> Geocoder:
+    """The app's geocoder: one per process, so its cache and rate limit are shared."""
+    from flask import current_app
+
+    geocoder = current_app.extensions.get("nearbank.geocoder")
+    if geocoder is None:
+        geocoder = current_app.extensions["nearbank.geocoder"] = \
+            geocoder_from_config(current_app.config)
+    return geocoder

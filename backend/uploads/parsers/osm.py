@@ -1,0 +1,280 @@
+"""Parsers of OpenStreetMap extracts of banks and ATMs: GeoJSON (osmtogeojson) and CSV.
+
+Decisions:
+- amenity=bank is a branch, amenity=atm an ATM. Anything else is still yielded, with kind None
+  and a warning, so validation rejects it visibly: nothing is dropped silently.
+- The time zone is left empty: the upload fills the zone of a country it serves (with a
+  warning) and validation refuses the rest.
+- Services: an ATM withdraws cash unless cash_out=no; cash_in=yes adds CashDeposits (the
+  repayment point cardholders look for). OSM has no repayment facts: those stay empty.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import warnings
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from itertools import chain
+from typing import BinaryIO
+
+import shapely.geometry
+from shapely.errors import ShapelyError
+
+from backend.hours import HoursSyntaxError, parse_opening_hours
+from backend.uploads.parsers import FileFormatError, RawRecord, blank_fields
+from backend.uploads.parsers.csv_ import text_lines
+from backend.uploads.parsers.foreign import Notes, country_code, phone_number, quoted, text
+from backend.uploads.parsers.geojson import feature_properties, iter_features, point_lat_lon
+
+KINDS = {"bank": "branch", "atm": "atm"}
+ELEMENT_TYPES = {"node": "node", "way": "way", "relation": "relation", "n": "node", "w": "way",
+                 "r": "relation"}
+# Coordinate column pairs of OSM CSV exports (header names compared in lower case).
+COORDINATE_COLUMNS = (("latitude", "longitude"), ("lat", "lon"), ("@lat", "@lon"),
+                      ("lat", "lng"))
+# Id and element-type columns: Overpass (@id, @type), osmium/ogr (osm_id, osm_type), others.
+ID_COLUMNS = (("@id", "@type"), ("osm_id", "osm_type"), ("id", "type"))
+# Properties osmtogeojson adds beside the tags; they are not tags of the place.
+_META_PROPERTIES = frozenset(("id", "tags", "relations", "meta"))
+OSM_ID = re.compile(r"(node|way|relation)/([0-9]+)")
+_SHORT_OSM_ID = re.compile(r"([nwrNWR])([0-9]+)")
+_DASHES = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
+                         "\u2014": "-", "\u2212": "-"})
+_ONE_DIGIT_HOUR = re.compile(r"(?<![0-9:])([0-9]):([0-9]{2})")
+_CLOSED = re.compile(r"\bclosed\b")
+_HOLIDAY_RULE = re.compile(r"(?:PH|SH)(?:\s*,\s*(?:PH|SH))*(?:\s.*)?")
+
+
+def parse_osm_geojson(stream: BinaryIO) -> Iterator[RawRecord]:
+    """Yield one RawRecord per feature of an OSM GeoJSON FeatureCollection.
+
+    Tags are read from `properties.tags` (osmtogeojson) or from flat properties (Overpass
+    Turbo's export); the id from the feature's "node/123" id, `@id`, or `type` + `id`.
+
+    :raises FileFormatError: for bad encoding, invalid JSON or not a FeatureCollection.
+    """
+    for index, feature in iter_features(stream):
+        properties = feature_properties(feature, index)
+        notes = Notes()
+        tags = properties.get("tags")
+        if not isinstance(tags, dict):
+            tags = {key: value for key, value in properties.items()
+                    if not key.startswith("@") and key not in _META_PROPERTIES}
+        osm_id = _feature_id(feature, properties, notes)
+        lat, lon = _feature_lat_lon(feature.get("geometry"), notes)
+        yield RawRecord(f"feature {index}", fields_from_tags(tags, osm_id, lat, lon, notes),
+                        notes.items)
+
+
+def parse_osm_csv(stream: BinaryIO) -> Iterator[RawRecord]:
+    """Yield one RawRecord per row of an OSM CSV extract: coordinate columns plus tag columns.
+
+    The delimiter (comma, tab or semicolon: Overpass writes tabs) is taken from the header.
+
+    :raises FileFormatError: for bad encoding, broken CSV or no coordinate columns.
+    """
+    lines = text_lines(stream)
+    first = next((line for line in lines if line.strip()), None)
+    if first is None:
+        raise FileFormatError("the file is empty: expected a CSV header row")
+    reader = csv.reader(chain([first], lines), delimiter=sniff_delimiter(first), strict=True)
+    try:
+        header = [name.strip() for name in next(reader)]
+        names = [name.lower() for name in header]
+        lat_column, lon_column = coordinate_columns(names)
+        end = reader.line_num
+        for row in reader:
+            start, end = end + 1, reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise FileFormatError(
+                    f"row {start}: {len(row)} fields but the header has {len(header)}"
+                )
+            cells = {name: cell.strip() for name, cell in zip(names, row, strict=True)
+                     if cell.strip()}
+            notes = Notes()
+            osm_id = _csv_id(cells, notes)
+            tags = {name: value for name, value in cells.items()
+                    if name not in (lat_column, lon_column) and not name.startswith("@")}
+            yield RawRecord(f"row {start}", fields_from_tags(
+                tags, osm_id, cells.get(lat_column), cells.get(lon_column), notes), notes.items)
+    except csv.Error as error:
+        raise FileFormatError(f"line {reader.line_num}: malformed CSV ({error})") from None
+
+
+def sniff_delimiter(header: str) -> str:
+    """The delimiter of a header line: whichever of comma, tab and semicolon splits it most."""
+
+    def fields(delimiter: str) -> int:
+        try:
+            return len(next(csv.reader([header], delimiter=delimiter)))
+        except csv.Error:
+            return 0
+
+    return max((",", "\t", ";"), key=fields)  # the first wins a tie: comma
+
+
+def coordinate_columns(names: list[str]) -> tuple[str, str]:
+    """The (lat, lon) column names of a lower-cased header; FileFormatError when absent."""
+    for lat, lon in COORDINATE_COLUMNS:
+        if lat in names and lon in names:
+            return lat, lon
+    raise FileFormatError("the CSV has no coordinate columns: expected Latitude and Longitude "
+                          "(or lat and lon)")
+
+
+def fields_from_tags(tags: Mapping[str, object], osm_id: str | None, lat: object, lon: object,
+                     notes: Notes) -> dict[str, object]:
+    """Our columns from an OSM element's tags, id and coordinates, noting what was tolerated."""
+    tag = {key: value for key, value in ((key, text(value)) for key, value in tags.items())
+           if value is not None}
+    fields = blank_fields()
+    fields.update(external_id=osm_id, lat=lat, lon=lon)
+    amenity = tag.get("amenity")
+    fields["kind"] = KINDS.get(amenity or "")
+    if fields["kind"] is None:
+        shown = f"amenity={amenity}" if amenity else "no amenity tag"
+        notes.add(f"{shown}: neither a bank nor an ATM, kind left empty")
+    brand = tag.get("brand") or tag.get("operator")
+    fields["brand"] = brand
+    fields["name"] = _name(tag, fields["kind"], notes)
+    house, street = tag.get("addr:housenumber"), tag.get("addr:street") or tag.get("addr:place")
+    fields["street"] = f"{house} {street}" if house and street else street
+    fields.update(
+        locality=tag.get("addr:city"), region=tag.get("addr:state") or tag.get("addr:province"),
+        postcode=tag.get("addr:postcode"),
+        country=country_code(tag.get("addr:country"), notes, "addr:country"),
+    )
+    fields["opening_hours"] = osm_opening_hours(tag.get("opening_hours"), notes)
+    fields["accessibility"] = _accessibility(tag.get("wheelchair"), notes)
+    if fields["kind"] == "atm":
+        fields["services"] = [
+            *(["CashWithdrawal"] if tag.get("cash_out") != "no" else []),
+            *(["CashDeposits"] if tag.get("cash_in") == "yes" else []),
+        ]
+    phone = tag.get("phone") or tag.get("contact:phone")
+    if phone and ";" in phone:  # OSM separates several values with ";"
+        phone = phone.split(";")[0]
+        notes.add("phone has several numbers: the first is kept")
+    fields["phone"] = phone_number(phone, notes, "phone")
+    return fields
+
+
+def osm_opening_hours(value: str | None, notes: Notes) -> str | None:
+    """An OSM opening_hours value in our notation (an OSM subset), or None with a warning.
+
+    Variants that mean the same are rewritten without a warning: one-digit hours (9:00), en or
+    em dashes, "closed" for "off", empty rules. Public/school holiday rules ("PH off") are
+    dropped with a warning (we do not model holidays). Anything else we cannot read leaves the
+    hours unknown, with a warning quoting the value; the place is kept.
+    """
+    if value is None:
+        return None
+    hours, warnings_ = _converted_hours(value)
+    for warning in warnings_:
+        notes.add(warning)
+    return hours
+
+
+@lru_cache(maxsize=4096)
+def _converted_hours(value: str) -> tuple[str | None, tuple[str, ...]]:
+    """osm_opening_hours' work, remembered: a chain's places share a few values."""
+    found: list[str] = []
+    normalised = _ONE_DIGIT_HOUR.sub(r"0\1:\2", value.translate(_DASHES))
+    normalised = _CLOSED.sub("off", normalised)
+    rules = [rule.strip() for rule in normalised.split(";") if rule.strip()]
+    holidays = [rule for rule in rules if _HOLIDAY_RULE.fullmatch(rule)]
+    kept = [rule for rule in rules if rule not in holidays]
+    found += [f"opening_hours: {quoted(rule)} dropped (public and school holidays are not "
+              "modelled)" for rule in holidays]
+    if not kept:
+        if holidays:
+            found.append(f"opening_hours {quoted(value)} has no weekly hours: hours unknown")
+        return None, tuple(found)
+    hours = "; ".join(kept)
+    try:
+        parse_opening_hours(hours)
+    except HoursSyntaxError as error:
+        found.append(f"opening_hours {quoted(value)} not understood ({error}): hours unknown")
+        return None, tuple(found)
+    return hours, tuple(found)
+
+
+def element_id(raw_id: object, raw_type: object, notes: Notes) -> str | None:
+    """An element id as "node/123" from "node/123", "n123", or 123 with type "node" / "n"."""
+    value = text(raw_id)
+    if value is None:
+        return None
+    if OSM_ID.fullmatch(value):
+        return value
+    if short := _SHORT_OSM_ID.fullmatch(value):
+        return f"{ELEMENT_TYPES[short[1].lower()]}/{short[2]}"
+    element = ELEMENT_TYPES.get((text(raw_type) or "").lower())
+    if value.isdigit() and element:
+        return f"{element}/{value}"
+    notes.add(f"id {quoted(value)} is not an OSM element id (node/123, way/123 or "
+              "relation/123): kept as given")
+    return value
+
+
+def _feature_id(feature: dict, properties: dict, notes: Notes) -> str | None:
+    for raw_id, raw_type in ((feature.get("id"), None), (properties.get("@id"),
+                             properties.get("@type")), (properties.get("id"),
+                             properties.get("type"))):
+        if text(raw_id) is not None:
+            return element_id(raw_id, raw_type, notes)
+    return None
+
+
+def _csv_id(cells: dict[str, str], notes: Notes) -> str | None:
+    for id_column, type_column in ID_COLUMNS:
+        if id_column in cells:
+            return element_id(cells[id_column], cells.get(type_column), notes)
+    return None
+
+
+def _feature_lat_lon(geometry: object, notes: Notes) -> tuple[object, object]:
+    """A Point's raw coordinates; for another geometry a point inside it, with a warning."""
+    if not isinstance(geometry, dict) or geometry.get("type") == "Point":
+        return point_lat_lon(geometry)
+    kind = text(geometry.get("type")) or "geometry"
+    try:
+        # Invalid coordinates make GEOS warn before it fails; the failure is what we report.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            point = shapely.geometry.shape(geometry).representative_point()
+    except (ShapelyError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        point = None
+    if point is None or point.is_empty:
+        notes.add(f"geometry {quoted(kind)} cannot be read: no coordinates")
+        return None, None
+    notes.add(f"geometry is a {kind}, not a Point: using a point inside it")
+    # 7 decimals are a centimetre: more digits would only be floating-point noise.
+    return round(point.y, 7), round(point.x, 7)
+
+
+def _name(tag: dict[str, str], kind: str | None, notes: Notes) -> str | None:
+    if "name" in tag:
+        return tag["name"]
+    for key in ("brand", "operator"):
+        if key in tag:
+            name = f"{tag[key]} ATM" if kind == "atm" else tag[key]
+            notes.add(f"no name tag: named {quoted(name)} after its {key}")
+            return name
+    notes.add("no name, brand or operator tag")
+    return None
+
+
+def _accessibility(wheelchair: str | None, notes: Notes) -> list[str]:
+    if wheelchair in (None, "no"):
+        return []
+    if wheelchair in ("yes", "designated"):
+        return ["WheelchairAccess"]
+    if wheelchair == "limited":
+        notes.add("wheelchair=limited: no accessibility code set")
+    else:
+        notes.add(f"wheelchair={wheelchair} not understood: ignored")
+    return []
