@@ -6,13 +6,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test stop bench lint system-deps install clean
+.PHONY: run test app stop bench lint system-deps install clean
 
 run: install system-deps
 	$(BIN)/python -m backend.serve
 
 test: install system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The cardholder's Kivy app against the backend that `make run` serves (run that first).
+NEARBANK_API ?= http://127.0.0.1:8000
+app: install system-deps
+	$(BIN)/python -m mobile --api $(NEARBANK_API) $(APP_ARGS)
 
 stop:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m backend.pgcluster stop var/pgdata; fi
@@ -31,7 +36,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,app]'
 	touch $@
 
 clean: stop

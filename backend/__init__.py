@@ -24,14 +24,20 @@ def create_app(config: Any = None) -> Flask:
     register_error_handlers(app, api)
 
     from backend.accounts.auth import init_auth
+    from backend.accounts.me_routes import blp as me_blp
     from backend.accounts.routes import blp as auth_blp
     from backend.cli import register_cli
+    from backend.offers.routes import merchants_blp, offers_blp, review_blp
     from backend.places.routes import blp as places_blp
     from backend.uploads.routes import blp as uploads_blp
 
     init_auth(app)
     api.register_blueprint(auth_blp)
     api.register_blueprint(places_blp)
+    api.register_blueprint(me_blp)
+    api.register_blueprint(merchants_blp)
+    api.register_blueprint(review_blp)
+    api.register_blueprint(offers_blp)
     api.register_blueprint(uploads_blp)
     _register_operational_routes(app)
     register_cli(app)

@@ -31,6 +31,8 @@ class Database:
             pool_size=app.config.get("DB_POOL_SIZE", 8),
             max_overflow=4,
             pool_recycle=1800,
+            # Bound values (a query point, say) never appear in SQL error messages or logs.
+            hide_parameters=True,
             connect_args={"application_name": "nearbank"},
         )
         self.session.configure(bind=self.engine)

@@ -5,5 +5,6 @@ def import_all_models() -> None:
     """Import every capability's models module (registers their tables on Base.metadata)."""
     from backend import audit as _audit  # noqa: F401
     from backend.accounts import models as _accounts  # noqa: F401
+    from backend.offers import models as _offers  # noqa: F401
     from backend.places import models as _places  # noqa: F401
     from backend.uploads import models as _uploads  # noqa: F401

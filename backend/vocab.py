@@ -33,3 +33,7 @@ REPAYMENT_POSTING = ("instant", "same_day", "next_business_day", "two_business_d
 
 ROLES = ("cardholder", "maintainer", "merchant", "reviewer", "admin")
 CARD_TIERS = ("classic", "gold", "platinum")
+
+# Offer and merchant categories (our own list); a cardholder opts in to some of them.
+OFFER_CATEGORIES = ("dining", "cafes", "groceries", "fashion", "electronics", "health_and_beauty",
+                    "home_and_garden", "entertainment", "travel", "fuel")

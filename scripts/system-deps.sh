@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs when they are missing: PostgreSQL with PostGIS
-# for the machine's PostgreSQL version. Safe to run again: it installs nothing twice.
+# for the machine's PostgreSQL version, and what the cardholder app and its screen tests need
+# (an X server for tests, Mesa's OpenGL, a font with Chinese glyphs). Safe to run again: it
+# installs nothing twice.
 set -euo pipefail
 
 need=()
@@ -16,16 +18,36 @@ if [ -n "$pg_major" ] && ! postgis_ok "$pg_major"; then
   need+=("postgresql-$pg_major-postgis-3")
 fi
 
-if [ ${#need[@]} -eq 0 ] && [ -n "$pg_major" ]; then
+# The Kivy app: Xvfb runs its screen tests; SDL2 (bundled in Kivy's wheel) loads libX11 and
+# libGL at run time, which Mesa's llvmpipe serves without a GPU; WenQuanYi Micro Hei shows
+# both English and Simplified Chinese.
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for pkg in xvfb xauth libx11-6 libxext6 libgl1 libgl1-mesa-dri libegl1 fonts-wqy-microhei; do
+  installed "$pkg" || need+=("$pkg")
+done
+# Kivy's multitouch input provider wants libmtdev (the package was renamed in Debian 13).
+want_mtdev=0
+installed libmtdev1 || installed libmtdev1t64 || want_mtdev=1
+
+if [ ${#need[@]} -eq 0 ] && [ -n "$pg_major" ] && [ "$want_mtdev" = 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
+  if [ ${#need[@]} -eq 0 ]; then
+    echo "note: libmtdev1 is missing; Kivy works without it (no multitouch devices)" >&2
+    exit 0
+  fi
   echo "missing Debian packages: ${need[*]}; run 'make' as root or install them" >&2
   exit 1
 fi
-echo "installing Debian packages: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
+if [ "$want_mtdev" = 1 ]; then
+  for pkg in libmtdev1t64 libmtdev1; do
+    if apt-cache show "$pkg" >/dev/null 2>&1; then need+=("$pkg"); break; fi
+  done
+fi
+echo "installing Debian packages: ${need[*]}"
 apt-get install -y -q "${need[@]}"
 if [ -z "$pg_major" ]; then
   # PostgreSQL itself was missing: now add PostGIS for the version that came with it.

@@ -1,11 +1,22 @@
-"""Users and revoked login sessions."""
+"""Users, revoked login sessions, and cardholders' consent to promotions with its ledger."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, func
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -55,3 +66,44 @@ class RevokedSession(Base):
     )
     # After this instant no token of the session is valid anyway; the row can be purged.
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Consent(Base):
+    """A cardholder's current choice about promotions; no row means off."""
+
+    __tablename__ = "consents"
+    __table_args__ = (
+        CheckConstraint("max_offers BETWEEN 1 AND 20", name="ck_consents_max_offers"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    promotions_enabled: Mapped[bool] = mapped_column(default=False, server_default="false")
+    categories: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list,
+                                                  server_default="{}")
+    max_offers: Mapped[int] = mapped_column(SmallInteger, default=5, server_default="5")
+    policy_version: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class ConsentEvent(Base):
+    """One entry of the append-only consent ledger: a grant, a change or a withdrawal."""
+
+    __tablename__ = "consent_events"
+    __table_args__ = (
+        CheckConstraint("action IN ('granted', 'changed', 'withdrawn')",
+                        name="ck_consent_events_action"),
+        Index("ix_consent_events_user_id", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    action: Mapped[str] = mapped_column(String(16))
+    promotions_enabled: Mapped[bool] = mapped_column()
+    categories: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    max_offers: Mapped[int] = mapped_column(SmallInteger)
+    policy_version: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))

@@ -23,8 +23,9 @@ MIN_PASSWORD_LENGTH = 10
 
 
 def create_user(session: Session, email: str, password: str, role: str,
-                display_name: str | None = None, card_tier: str | None = None) -> User:
-    """Create a user with an argon2id password hash.
+                display_name: str | None = None, card_tier: str | None = None,
+                *, commit: bool = True) -> User:
+    """Create a user with an argon2id password hash (`commit=False`: the caller commits).
 
     :raises BadRequest: for an unknown role or tier, a short password or a tier on a non-cardholder.
     :raises Conflict: when the e-mail address is taken.
@@ -48,13 +49,14 @@ def create_user(session: Session, email: str, password: str, role: str,
         raise BadRequest("The user cannot be created.", errors)
     user = User(email=email.strip(), password_hash=_hasher.hash(password), role=role,
                 display_name=display_name, card_tier=card_tier)
-    session.add(user)
     try:
-        session.flush()
+        # A savepoint, so a taken address leaves the caller's transaction usable.
+        with session.begin_nested():
+            session.add(user)
     except IntegrityError:
-        session.rollback()
         raise Conflict("A user with this e-mail address exists.") from None
-    session.commit()
+    if commit:
+        session.commit()
     return user
 
 

@@ -111,6 +111,8 @@ def submit_upload(session: Session, stream: BinaryIO, filename: str, source: str
         session.rollback()
         raise BadRequest("The file holds no records.",
                          [field_error("file", "No records found.")])
+    # Fresh statistics: the planner must know this batch's rows are there.
+    session.execute(text("ANALYZE upload_rows"))
     _mark_duplicates(session, batch)
     _flag_near_duplicates(session, batch)
     _diff(session, batch)
@@ -249,19 +251,21 @@ def _mark_duplicates(session: Session, batch: UploadBatch) -> None:
     """An id given twice: the last record wins, the earlier ones are reported and ignored."""
     session.execute(text("""
         WITH ranked AS (
-            SELECT seq, external_id,
-                   max(seq) OVER (PARTITION BY external_id) AS last_seq
+            SELECT seq, locator, external_id,
+                   first_value(seq) OVER last AS last_seq,
+                   first_value(locator) OVER last AS last_locator
             FROM upload_rows WHERE batch_id = :b
+            WINDOW last AS (PARTITION BY external_id ORDER BY seq DESC)
+        ), earlier AS (
+            SELECT * FROM ranked WHERE seq < last_seq
         ), marked AS (
             UPDATE upload_rows u SET action = 'duplicate'
-            FROM ranked r
-            WHERE u.batch_id = :b AND u.seq = r.seq AND r.seq < r.last_seq
-            RETURNING u.seq, u.locator, u.external_id, r.last_seq
+            FROM earlier e WHERE u.batch_id = :b AND u.seq = e.seq
         )
         INSERT INTO upload_issues (batch_id, seq, locator, external_id, severity, field, message)
-        SELECT :b, m.seq, m.locator, m.external_id, 'warning', 'external_id',
-               'duplicate id in this file: ' || l.locator || ' with the same id is used instead'
-        FROM marked m JOIN upload_rows l ON l.batch_id = :b AND l.seq = m.last_seq
+        SELECT :b, seq, locator, external_id, 'warning', 'external_id',
+               'duplicate id in this file: ' || last_locator || ' with the same id is used instead'
+        FROM earlier
     """), {"b": batch.id})
 
 
@@ -270,6 +274,8 @@ def _similar(a: str | None, b: str | None) -> bool:
     right = re.sub(r"[^0-9a-z]+", " ", (b or "").lower()).strip()
     if not left or not right:
         return False
+    if re.findall(r"\d+", left) != re.findall(r"\d+", right):
+        return False  # "ATM 1" and "ATM 2" in one lobby are two machines
     return left in right or right in left or \
         SequenceMatcher(None, left, right).ratio() >= NAME_SIMILARITY
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -60,6 +61,14 @@ def _coordinate(value: Any, axis: str, fail: Any) -> float | None:
         return None
 
 
+@lru_cache(maxsize=4096)
+def _hours_json(text: str | None, exceptions: str | None) -> dict | None:
+    # Networks repeat a handful of schedules: parse each once per process. Callers must not
+    # change the returned document.
+    hours = parse_opening_hours(text, exceptions)
+    return hours.to_json() if hours else None
+
+
 def validate_record(locator: str, fields: dict[str, Any]) -> ValidationResult:
     """Check one parsed record of the project's place format."""
     errors: list[RecordIssue] = []
@@ -96,8 +105,7 @@ def validate_record(locator: str, fields: dict[str, Any]) -> ValidationResult:
 
     hours_json = None
     try:
-        hours = parse_opening_hours(fields.get("opening_hours"), fields.get("hours_exceptions"))
-        hours_json = hours.to_json() if hours else None
+        hours_json = _hours_json(fields.get("opening_hours"), fields.get("hours_exceptions"))
     except HoursSyntaxError as exc:
         fail("opening_hours", str(exc))
 

@@ -1,0 +1,199 @@
+"""Offers near a cardholder who opted in and asked: filtered, capped, each with why it is shown.
+
+The query point is a bound parameter of one SQL statement and lives in an `OffersNearbyQuery`
+for the request; it is never stored or logged. The only trace an answer leaves is +1 on each
+shown offer's daily counter (`offer_daily_shows`), which names no one and no place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from backend import vocab
+from backend.accounts.consent import POLICY_VERSION, get_consent
+from backend.errors import PROBLEM_BASE, Forbidden
+from backend.geo import geodesic_inverse
+from backend.offers.service import benefit_json, count_shows
+
+CONSENT_URL = "/api/v1/me/consent"
+
+
+class PromotionsNotEnabled(Forbidden):
+    """The cardholder has not turned promotions on (or turned them off)."""
+
+    type = PROBLEM_BASE + "promotions-not-enabled"
+    title = "Promotions are not enabled"
+
+
+@dataclass(frozen=True)
+class OffersNearbyQuery:
+    """Where the cardholder is, how far to look and which categories; lives for one request."""
+
+    lat: float
+    lon: float
+    radius_m: float
+    categories: tuple[str, ...] | None = None
+
+
+_POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography"
+
+# Candidates come from two index lookups: stores within the radius (GiST on
+# merchant_stores.location) and areas covering the point (GiST on offers.area). Each candidate
+# offer is placed at its nearest store (spheroid distance), filtered, capped per merchant with a
+# window function, and the nearest come first, ties by id.
+OFFERS_NEARBY_SQL = f"""
+WITH hits AS (
+    SELECT os.offer_id
+    FROM merchant_stores s JOIN offer_stores os ON os.store_id = s.id
+    WHERE ST_DWithin(s.location, {_POINT}, :radius_m)
+    UNION
+    SELECT o.id FROM offers o
+    WHERE o.area IS NOT NULL AND ST_Covers(o.area, {_POINT})
+),
+eligible AS (
+    SELECT o.id, o.public_id, o.merchant_id, o.title, o.description, o.terms, o.category,
+           o.benefit_type, o.benefit_percent, o.benefit_amount, o.benefit_currency,
+           o.benefit_text, o.valid_from, o.valid_until,
+           m.public_id AS merchant_public_id, m.name AS merchant_name, m.max_offers_shown,
+           (o.area IS NOT NULL AND ST_Covers(o.area, {_POINT})) AS in_area,
+           near.*
+    FROM hits
+    JOIN offers o ON o.id = hits.offer_id
+    JOIN merchants m ON m.id = o.merchant_id
+    CROSS JOIN LATERAL (
+        SELECT s.public_id AS store_public_id, s.name AS store_name, s.street, s.locality,
+               s.postcode, s.country, s.timezone,
+               ST_Y(s.location::geometry) AS store_lat, ST_X(s.location::geometry) AS store_lon,
+               ST_Distance(s.location, {_POINT}) AS distance_m
+        FROM offer_stores os JOIN merchant_stores s ON s.id = os.store_id
+        WHERE os.offer_id = o.id
+        ORDER BY ST_Distance(s.location, {_POINT}), s.id
+        LIMIT 1
+    ) near
+    WHERE o.status = 'approved'
+      AND m.verification_status = 'verified'
+      AND o.valid_from <= :now AND o.valid_until > :now
+      AND o.category = ANY(CAST(:categories AS text[]))
+      AND CAST(:tier AS text) = ANY(o.eligible_tiers)
+),
+ranked AS (
+    SELECT e.*, row_number() OVER (PARTITION BY e.merchant_id
+                                   ORDER BY e.distance_m, e.id) AS merchant_rank
+    FROM eligible e
+)
+SELECT * FROM ranked
+WHERE merchant_rank <= max_offers_shown
+ORDER BY distance_m, id
+LIMIT :max_offers
+"""
+
+
+def find_offers_nearby(session: Session, user_id: int, card_tier: str | None,
+                       query: OffersNearbyQuery, now: datetime) -> dict[str, Any]:
+    """Approved, valid offers of verified merchants near the cardholder, as GeoJSON.
+
+    Counts each returned offer once on today's (UTC) show counter.
+
+    :raises PromotionsNotEnabled: when the cardholder's consent is off.
+    """
+    consent = get_consent(session, user_id)  # read on every request: withdrawal is immediate
+    if not consent.promotions_enabled:
+        raise PromotionsNotEnabled(
+            "Offers are shown only to cardholders who turn promotions on. Ask the user whether "
+            "they want offers from the bank's partner merchants when they ask for them, and in "
+            f"which categories; if they agree, PUT {CONSENT_URL} with "
+            '{"promotions_enabled": true, "categories": [...], "channel": "app"}, then ask '
+            "again.",
+            consent_url=CONSENT_URL, categories=list(vocab.OFFER_CATEGORIES),
+            policy_version=POLICY_VERSION)
+    categories = [c for c in consent.categories
+                  if query.categories is None or c in query.categories]
+    rows: list[Any] = []
+    if categories and card_tier:
+        rows = session.execute(text(OFFERS_NEARBY_SQL), {
+            "lat": query.lat, "lon": query.lon, "radius_m": query.radius_m, "now": now,
+            "categories": categories, "tier": card_tier, "max_offers": consent.max_offers,
+        }).mappings().all()
+    count_shows(session, [row["id"] for row in rows], now.astimezone(UTC).date())
+    session.commit()
+    features = [_feature(row, query, card_tier or "", now) for row in rows]
+    return {"type": "FeatureCollection", "features": features, "count": len(features),
+            "categories": categories}
+
+
+def _feature(row: Any, query: OffersNearbyQuery, tier: str, now: datetime) -> dict[str, Any]:
+    _, bearing = geodesic_inverse(query.lat, query.lon, row["store_lat"], row["store_lon"])
+    benefit = benefit_json(row["benefit_type"], row["benefit_percent"], row["benefit_amount"],
+                           row["benefit_currency"], row["benefit_text"])
+    properties = {
+        "id": str(row["public_id"]),
+        "title": row["title"],
+        "description": row["description"],
+        "terms": row["terms"],
+        "category": row["category"],
+        "benefit": benefit,
+        "valid_from": row["valid_from"].isoformat(),
+        "valid_until": row["valid_until"].isoformat(),
+        "merchant": {"id": str(row["merchant_public_id"]), "name": row["merchant_name"]},
+        "store": {"id": str(row["store_public_id"]), "name": row["store_name"],
+                  "address": {"street": row["street"], "locality": row["locality"],
+                              "postcode": row["postcode"], "country": row["country"]}},
+        "distance_m": round(row["distance_m"], 1),
+        "bearing_deg": round(bearing, 1),
+        "in_area": row["in_area"],
+        "why": why_lines(row["category"], row["distance_m"], row["in_area"], tier,
+                         row["valid_until"], row["timezone"], now),
+    }
+    return {"type": "Feature", "id": properties["id"],
+            "geometry": {"type": "Point", "coordinates": [round(row["store_lon"], 7),
+                                                          round(row["store_lat"], 7)]},
+            "properties": properties}
+
+
+def category_label(category: str) -> str:
+    """'health_and_beauty' -> 'health and beauty'."""
+    return category.replace("_", " ")
+
+
+def distance_text(distance_m: float) -> str:
+    """A distance as a person says it: '300 m', '1.2 km'."""
+    if distance_m < 10:
+        return "less than 10 m"
+    if distance_m < 995:
+        return f"{round(distance_m, -1):.0f} m"
+    return f"{distance_m / 1000:.1f} km"
+
+
+def until_text(valid_until: datetime, timezone: str, now: datetime) -> str:
+    """When an offer ends, in the store's time zone: '31 Dec', '18:00 on 31 Dec', '31 Dec 2027'.
+
+    An end at local midnight means the offer lasts the whole of the day before.
+    """
+    zone = ZoneInfo(timezone)
+    end = valid_until.astimezone(zone)
+    midnight = (end.hour, end.minute, end.second, end.microsecond) == (0, 0, 0, 0)
+    day = (end - timedelta(days=1)).date() if midnight else end.date()
+    label = f"{day.day} {day:%b}"
+    if day.year != now.astimezone(zone).year:
+        label += f" {day.year}"
+    return label if midnight else f"{end:%H:%M} on {label}"
+
+
+def why_lines(category: str, distance_m: float, in_area: bool, tier: str,
+              valid_until: datetime, timezone: str, now: datetime) -> list[str]:
+    """Why an offer is shown, as true statements computed from the data."""
+    lines = [f"You enabled offers in {category_label(category)}"]
+    if in_area:
+        lines.append("You are inside the area where this offer applies")
+        lines.append(f"Its nearest store is {distance_text(distance_m)} from you")
+    else:
+        lines.append(f"{distance_text(distance_m)[0].upper()}{distance_text(distance_m)[1:]} "
+                     "from you")
+    lines.append(f"Valid for {tier} cards until {until_text(valid_until, timezone, now)}")
+    return lines

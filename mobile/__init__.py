@@ -1,0 +1,1 @@
+"""Nearbank's cardholder app: `core` is plain Python, `ui` is the Kivy front end."""

@@ -1,0 +1,1 @@
+"""The app's logic in plain Python (no kivy import): API client, location, presenters, cache."""

@@ -1,0 +1,66 @@
+"""Everything the app is, minus its widgets: one object a UI (or a test) drives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mobile.core.api import ApiClient
+from mobile.core.cache import NearbyCache
+from mobile.core.i18n import Translator
+from mobile.core.location import (
+    DeviceLocationProvider,
+    GpsLocationProvider,
+    LocationProvider,
+    gps_available,
+)
+from mobile.core.platform_ import UriOpener, open_uri
+from mobile.core.presenters import (
+    DetailPresenter,
+    NearbyPresenter,
+    OffersPresenter,
+    PrivacyPresenter,
+    SessionPresenter,
+)
+from mobile.core.runner import Runner
+from mobile.core.settings import SettingsStore
+from mobile.core.tokens import TokenStore, default_token_store
+
+
+class AppCore:
+    """The API client, stores and presenters of one app run, wired together."""
+
+    def __init__(self, api_url: str, data_dir: str | Path, runner: Runner, *,
+                 tokens: TokenStore | None = None, location: LocationProvider | None = None,
+                 uri_opener: UriOpener = open_uri,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.runner = runner
+        self.settings = SettingsStore(self.data_dir / "settings.json")
+        self.translator = Translator(self.settings.current.language)
+        self.cache = NearbyCache(self.data_dir / "cache")
+        self.api = ApiClient(api_url, tokens or default_token_store(self.data_dir))
+        if location is None:
+            gps = GpsLocationProvider() if gps_available() else None
+            location = DeviceLocationProvider(lambda: self.settings.current.place(), gps)
+        self.location = location
+        self.now = now
+
+        self.session = SessionPresenter(self.api, runner)
+        self.nearby = NearbyPresenter(self.api, runner, location, self.settings, self.cache, now)
+        self.detail = DetailPresenter(self.api, runner, uri_opener)
+        self.offers = OffersPresenter(self.api, runner, location, self.settings,
+                                      self.session.session_ended, now)
+        self.privacy = PrivacyPresenter(self.api, runner, self.settings,
+                                        self.data_dir / "exports", self.session.session_ended,
+                                        now)
+        # Signing out forgets what this device kept of the session: results and offers.
+        self.session.on_signed_out(self.cache.clear)
+        self.session.on_signed_out(self.nearby.reset)
+        self.session.on_signed_out(self.offers.clear)
+
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        self.api.close()

@@ -1,0 +1,171 @@
+"""The Nearby screen (and its map): branches or repayment points, nearest first, with filters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from mobile.core import errors
+from mobile.core.api import ApiClient
+from mobile.core.cache import NearbyCache
+from mobile.core.location import (
+    Fix,
+    LocationParseError,
+    LocationProvider,
+    LocationResult,
+    LocationUnavailable,
+    parse_location,
+    round_for_precision,
+)
+from mobile.core.models import NearbyPage, Place
+from mobile.core.presenters.base import Presenter, error_key
+from mobile.core.runner import Outcome, Runner
+from mobile.core.settings import SettingsStore
+
+TABS = ("branches", "repay")
+FILTERS = {
+    "branches": ("open_now", "step_free"),
+    "repay": ("open_now", "step_free", "cash", "fee_free"),
+}
+# Step-free access is Open Banking's LevelAccess (no steps between street and counter).
+STEP_FREE = "LevelAccess"
+RESULT_LIMIT = 30
+
+
+@dataclass(frozen=True)
+class NearbyState:
+    """What the Nearby list and map show."""
+
+    tab: str = "branches"
+    filters: frozenset[str] = frozenset()
+    places: tuple[Place, ...] = ()
+    loading: bool = False
+    loaded: bool = False
+    offline: bool = False
+    fetched_at: datetime | None = None
+    error: str | None = None
+    location: Fix | None = None
+    location_problem: str | None = None
+
+
+def matches(place: Place, filters: frozenset[str]) -> bool:
+    """Whether a place passes the filters (applied on the device to cached results)."""
+    repayment = place.repayment
+    checks = {
+        "open_now": place.open_now is True,
+        "step_free": STEP_FREE in place.accessibility,
+        "cash": repayment is not None and "cash" in repayment.methods,
+        "fee_free": repayment is not None and repayment.fee_free,
+    }
+    return all(checks[f] for f in filters)
+
+
+class NearbyPresenter(Presenter[NearbyState]):
+    """Fetches nearby places only when asked (open, tab, filter, refresh); never on a timer."""
+
+    def __init__(self, api: ApiClient, runner: Runner, location: LocationProvider,
+                 settings: SettingsStore, cache: NearbyCache,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        super().__init__(NearbyState())
+        self.api = api
+        self.runner = runner
+        self.location = location
+        self.settings = settings
+        self.cache = cache
+        self.now = now
+        self._generation = 0
+
+    def reset(self) -> None:
+        """Forget the results on show (on sign-out); the next visit searches again."""
+        self._generation += 1
+        self._set(places=(), loading=False, loaded=False, offline=False, fetched_at=None,
+                  error=None, location=None, location_problem=None)
+
+    def select_tab(self, tab: str) -> None:
+        """Switch between Branches and Repay my card, keeping the filters that apply."""
+        if tab not in TABS:
+            raise ValueError(f"unknown tab {tab!r}")
+        if tab == self.state.tab and self.state.loaded:
+            return
+        kept = frozenset(f for f in self.state.filters if f in FILTERS[tab])
+        self._set(tab=tab, filters=kept, places=(), loaded=False)
+        self.refresh()
+
+    def toggle_filter(self, name: str) -> None:
+        """Turn a filter chip on or off and search again."""
+        if name not in FILTERS[self.state.tab]:
+            raise ValueError(f"filter {name!r} does not apply to {self.state.tab}")
+        self._set(filters=self.state.filters ^ {name})
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Find the position, then search (the one way results are ever fetched)."""
+        self._generation += 1
+        generation = self._generation
+        self._set(loading=True, error=None)
+
+        def located(result: LocationResult) -> None:
+            self.runner.post(lambda: self._search(generation, result))
+
+        self.location.locate(located)
+
+    def use_typed_location(self, text: str) -> None:
+        """Use a position typed by the user (any common notation), remember it and search."""
+        try:
+            lat, lon = parse_location(text)
+        except LocationParseError:
+            self._set(location_problem="parse")
+            return
+        self.settings.update(place_lat=lat, place_lon=lon, place_label=text.strip())
+        self.refresh()
+
+    def _search(self, generation: int, result: LocationResult) -> None:
+        if generation != self._generation:
+            return
+        if isinstance(result, LocationUnavailable):
+            # Never guess a position: say why there is none and let the user type one.
+            self._set(loading=False, location=None, location_problem=result.reason,
+                      places=(), loaded=False, offline=False)
+            return
+        self._set(location=result, location_problem=None)
+        lat, lon = round_for_precision(result.lat, result.lon, self.settings.current.precision)
+        tab, filters = self.state.tab, self.state.filters
+        radius = self.settings.current.radius_m
+        self.runner.submit(lambda: self._fetch(tab, filters, lat, lon, radius),
+                           lambda outcome: self._fetched(generation, tab, filters, outcome))
+
+    def _fetch(self, tab: str, filters: frozenset[str], lat: float, lon: float,
+               radius: float) -> NearbyPage:
+        accessibility = [STEP_FREE] if "step_free" in filters else []
+        if tab == "branches":
+            return self.api.nearby_branches(lat, lon, radius_m=radius, limit=RESULT_LIMIT,
+                                            open_now="open_now" in filters,
+                                            accessibility=accessibility)
+        return self.api.repayment_points(
+            lat, lon, radius_m=radius, limit=RESULT_LIMIT, open_now="open_now" in filters,
+            accessibility=accessibility, methods=["cash"] if "cash" in filters else [],
+            fee_free="fee_free" in filters)
+
+    def _fetched(self, generation: int, tab: str, filters: frozenset[str],
+                 outcome: Outcome[NearbyPage]) -> None:
+        if generation != self._generation:
+            return  # the user asked for something else meanwhile
+        if outcome.error is None and outcome.value is not None:
+            fetched_at = self.now()
+            self.cache.save(tab, outcome.value.raw, fetched_at, tuple(sorted(filters)))
+            self._set(places=outcome.value.places, loading=False, loaded=True, offline=False,
+                      fetched_at=fetched_at, error=None)
+            return
+        error = outcome.error
+        if isinstance(error, errors.Offline | errors.ServerError):
+            cached = self.cache.load(tab)
+            if cached is None:
+                self._set(places=(), loading=False, loaded=False, offline=True,
+                          fetched_at=None, error=error_key(error))
+            else:
+                places = tuple(p for p in cached.page.places if matches(p, filters))
+                self._set(places=places, loading=False, loaded=True, offline=True,
+                          fetched_at=cached.fetched_at, error=error_key(error))
+            return
+        self._set(loading=False, error=error_key(error or Exception()))

@@ -1,0 +1,1 @@
+"""The Kivy front end: one screen = one .py + one .kv; all logic lives in mobile.core."""

@@ -1,0 +1,115 @@
+"""One place: address, a week of hours (today highlighted), services, access, how to repay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, StringProperty
+
+from mobile.core.describe import direction, place_status, repayment_lines
+from mobile.core.models import DayHours
+from mobile.core.presenters import DetailState
+from mobile.ui import theme
+from mobile.ui.base import BaseScreen
+from mobile.ui.widgets import Card, Text
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+
+class HoursRow(Card):
+    """One day of the week: its name, its hours, and an exception's note."""
+
+    day = StringProperty("")
+    hours = StringProperty("")
+    note = StringProperty("")
+    today = BooleanProperty(False)
+    closed = BooleanProperty(False)
+    exception = BooleanProperty(False)
+
+
+class DetailScreen(BaseScreen):
+    """Opened from the list or the map; Back returns there."""
+
+    came_from = StringProperty("nearby")
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.presenter = self.core.detail
+        self.hour_rows: list[HoursRow] = []
+        self.presenter.subscribe(self.render)
+
+    def back(self) -> None:
+        """Return to where the place was opened from."""
+        self.app.go(self.came_from)
+
+    def directions(self) -> None:
+        """Hand a geo: URI to the platform's maps app."""
+        self.presenter.directions()
+
+    def render(self, state: DetailState | None = None) -> None:
+        """Draw what is known: the list's facts at once, the week when it arrives."""
+        state = state or self.presenter.state
+        place = state.detail.place if state.detail else state.place
+        ids = self.ids
+        if place is None:
+            return
+        t = self.core.translator
+        now = self.core.now()
+        ids.name.text = place.name
+        ids.kind.text = self.t(f"kind.{place.kind}") + (f" · {place.brand}" if place.brand
+                                                       and place.brand not in place.name else "")
+        status, tone = place_status(t, place, now)
+        ids.status.text = status
+        ids.status.tone = theme.TONES[tone]
+        # Distance and bearing belong to the search the place was opened from.
+        seen_from = state.place or place
+        ids.arrow.bearing = seen_from.bearing_deg or 0.0
+        ids.arrow.shown = seen_from.bearing_deg is not None
+        ids.away.text = direction(t, seen_from) if seen_from.distance_m is not None else ""
+        ids.address.text = "\n".join(place.address.lines()) if place.address else ""
+        ids.phone.text = self.t("detail.phone", phone=place.phone) if place.phone else ""
+        services = [t.code(c) for c in place.services]
+        ids.services.text = ", ".join(services) if services else self.t("detail.none")
+        access = [t.code(c) for c in place.accessibility]
+        ids.accessibility.text = ", ".join(access) if access else self.t("detail.none")
+        lines = repayment_lines(t, place.repayment, now)
+        ids.repay.text = "\n".join(lines) if lines else self.t("detail.no_repay")
+        ids.message.text = self.t(state.error or state.notice) if (state.error
+                                                                  or state.notice) else ""
+        if state.loading:
+            ids.message.text = self.t("detail.loading")
+        self._render_week(state)
+        verified = state.detail.last_verified_at if state.detail else None
+        ids.verified.text = self.t("detail.verified", date=t.date(verified.date())) \
+            if verified else ""
+
+    def _render_week(self, state: DetailState) -> None:
+        box = self.ids.week
+        box.clear_widgets()
+        self.hour_rows = []
+        if state.detail is None:
+            return
+        if state.detail.week is None:
+            box.add_widget(Text(text=self.t("detail.hours_unknown"), tone=theme.MUTED))
+            return
+        for day in state.detail.week:
+            row = HoursRow(day=self._day_name(day), hours=self._hours(day),
+                           note=day.note or "", today=day.today, closed=not day.intervals,
+                           exception=day.is_exception)
+            self.hour_rows.append(row)
+            box.add_widget(row)
+
+    def _day_name(self, day: DayHours) -> str:
+        t = self.core.translator
+        name = f"{t.weekday(day.date.weekday(), short=True)} {day.date.day}/{day.date.month}"
+        return f"{name} · {self.t('detail.today')}" if day.today else name
+
+    def _hours(self, day: DayHours) -> str:
+        if not day.intervals:
+            return self.t("detail.closed_day")
+        return ", ".join(f"{start}–{end}" for start, end in day.intervals)
+
+    def retranslate(self) -> None:
+        """Redraw in the new language."""
+        self.render()
