@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import TypeVar
+
 from flask import Flask
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 
 
 class Base(DeclarativeBase):
     """Declarative base of every model."""
+
+
+Model = TypeVar("Model", bound=Base)
+
+
+def get_by_public_id(session: Session, model: type[Model], public_id: str, what: str) -> Model:
+    """The `model` row with this public id.
+
+    :raises NotFound: when the id is malformed or no row has it.
+    """
+    from backend.errors import NotFound
+
+    try:
+        key = uuid.UUID(public_id)
+    except ValueError:
+        raise NotFound(f"No {what} has this id.") from None
+    row = session.scalars(select(model).where(model.public_id == key)).first()
+    if row is None:
+        raise NotFound(f"No {what} has this id.")
+    return row
 
 
 class Database:

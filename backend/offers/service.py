@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
 from backend.accounts.service import create_user
+from backend.db import get_by_public_id
 from backend.errors import BadRequest, Conflict, NotFound
 from backend.offers.areas import Area, geodesic_area_m2
 from backend.offers.models import Merchant, Offer, OfferDailyShow, Store
@@ -560,14 +561,7 @@ def offer_for_review(session: Session, offer_id: str) -> Offer:
 
     :raises NotFound: when no offer has that id.
     """
-    try:
-        key = uuid.UUID(offer_id)
-    except ValueError:
-        raise NotFound("No offer has this id.") from None
-    offer = session.scalars(select(Offer).where(Offer.public_id == key)).first()
-    if offer is None:
-        raise NotFound("No offer has this id.")
-    return offer
+    return get_by_public_id(session, Offer, offer_id, "offer")
 
 
 def approve_offer(session: Session, offer_id: str, reviewer_id: int, now: datetime) -> Offer:
@@ -618,14 +612,7 @@ def merchant_for_review(session: Session, merchant_id: str) -> Merchant:
 
     :raises NotFound: when no merchant has that id.
     """
-    try:
-        key = uuid.UUID(merchant_id)
-    except ValueError:
-        raise NotFound("No merchant has this id.") from None
-    merchant = session.scalars(select(Merchant).where(Merchant.public_id == key)).first()
-    if merchant is None:
-        raise NotFound("No merchant has this id.")
-    return merchant
+    return get_by_public_id(session, Merchant, merchant_id, "merchant")
 
 
 def verify_merchant(session: Session, merchant_id: str, reviewer_id: int,

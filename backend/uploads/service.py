@@ -12,7 +12,6 @@ import io
 import json
 import re
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +23,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.audit import record_audit
-from backend.errors import BadRequest, Conflict, NotFound, field_error
+from backend.db import get_by_public_id
+from backend.errors import BadRequest, Conflict, field_error
 from backend.places.history import (
     RESTORED_COLUMNS,
     bump_source_version,
@@ -389,14 +389,7 @@ def get_batch(session: Session, public_id: str) -> UploadBatch:
 
     :raises NotFound: when there is none.
     """
-    try:
-        key = uuid.UUID(public_id)
-    except ValueError:
-        raise NotFound("No upload has this id.") from None
-    batch = session.scalars(select(UploadBatch).where(UploadBatch.public_id == key)).first()
-    if batch is None:
-        raise NotFound("No upload has this id.")
-    return batch
+    return get_by_public_id(session, UploadBatch, public_id, "upload")
 
 
 def list_batches(session: Session, limit: int, before: int | None) -> list[UploadBatch]:
