@@ -94,7 +94,8 @@ def set_consent(session: Session, user_id: int, *, promotions_enabled: bool,
         errors.append({"field": "channel", "message": f"Must be one of {', '.join(CHANNELS)}."})
     if errors:
         raise BadRequest("The consent cannot be recorded.", errors)
-    if policy_version is not None and policy_version != POLICY_VERSION:
+    # An outdated notice only matters for saying yes: a withdrawal is never refused.
+    if promotions_enabled and policy_version is not None and policy_version != POLICY_VERSION:
         raise Conflict(f"The promotions notice is now version {POLICY_VERSION}; show it to the "
                        "cardholder and send their answer with that version.",
                        current_policy_version=POLICY_VERSION)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from backend.places.history import bump_source_version
 from backend.places.models import Place
 from backend.uploads.parsers import parse_file
 from backend.uploads.validation import PlaceRecord, RecordIssue, validate_record
@@ -68,11 +69,17 @@ def load_places_file(session: Session, path: str | Path,
 
 def upsert_records(session: Session, records: list[PlaceRecord]) -> int:
     """Insert or update records matched on (source, external_id); returns how many were new."""
-    rows = [{**r.values, "location": f"SRID=4326;POINT({r.lon!r} {r.lat!r})"} for r in records]
+    rows = [{**r.values, "status": r.values["status"] or "active",
+             "location": f"SRID=4326;POINT({r.lon!r} {r.lat!r})"} for r in records]
     statement = insert(Place).values(rows)
     updatable = {k: statement.excluded[k] for k in rows[0] if k not in ("source", "external_id")}
     updatable["updated_at"] = func.now()
+    # A load is a change like any other: pending dry runs and rollbacks must see it.
+    updatable["version"] = Place.version + 1
     statement = statement.on_conflict_do_update(
         constraint="uq_places_source_external_id", set_=updatable
     ).returning(text("(xmax = 0) AS inserted"))
-    return sum(1 for (was_inserted,) in session.execute(statement) if was_inserted)
+    inserted = sum(1 for (was_inserted,) in session.execute(statement) if was_inserted)
+    for source in {r.values["source"] for r in records}:
+        bump_source_version(session, source)
+    return inserted

@@ -415,10 +415,14 @@ def set_place_status(session: Session, public_id: str, status: str, actor_id: in
     :raises NotFound: when no place has that id.
     """
     key = find_place_key(session, public_id)
+    # The source first, then the place: the same order as apply and rollback, so the two can
+    # wait for each other but never deadlock.
+    source = session.scalars(select(Place.source).where(Place.public_id == key)).one()
+    lock_source_version(session, source)
     place = session.scalars(select(Place).where(Place.public_id == key).with_for_update()).one()
     if place.status == status:
+        session.commit()
         return
-    lock_source_version(session, place.source)
     params = {"id": place.id, "status": status, "user": actor_id}
     session.execute(text(f"""
         INSERT INTO place_history (place_id, public_id, action, changed_fields, before,
@@ -433,7 +437,7 @@ def set_place_status(session: Session, public_id: str, status: str, actor_id: in
         FROM places p WHERE p.id = :id AND h.id = (
             SELECT max(id) FROM place_history WHERE place_id = :id)
     """), params)
-    bump_source_version(session, place.source)
+    bump_source_version(session, source)
     record_audit(session, "place.status", "place", str(key), actor_id, status=status)
     session.commit()
     session.expire(place)

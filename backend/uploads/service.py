@@ -156,7 +156,9 @@ def _stage(session: Session, batch: UploadBatch, records: Iterator[Any],
                     counts.rejected += 1
                 elif found:
                     counts.warned += 1
-                raw_json = json.dumps(raw.fields, default=str) if found else None
+                # PostgreSQL's jsonb cannot hold NUL; the report shows U+FFFD in its place.
+                raw_json = json.dumps(raw.fields, default=str).replace("\\u0000", "\\ufffd") \
+                    if found else None
                 for severity, name, message in found:
                     counts.issues += 1
                     issues.writerow((batch.id, seq, raw.locator,
@@ -267,6 +269,22 @@ def _mark_duplicates(session: Session, batch: UploadBatch) -> None:
                'duplicate id in this file: ' || last_locator || ' with the same id is used instead'
         FROM earlier
     """), {"b": batch.id})
+    # The last record of an id wins even when it was rejected: then the id is left alone.
+    session.execute(text("""
+        WITH superseded AS (
+            UPDATE upload_rows u SET action = 'duplicate'
+            WHERE u.batch_id = :b AND u.action IS NULL AND EXISTS (
+                SELECT 1 FROM upload_issues i
+                WHERE i.batch_id = :b AND i.severity = 'error'
+                  AND i.external_id = u.external_id AND i.seq > u.seq)
+            RETURNING u.seq, u.locator, u.external_id
+        )
+        INSERT INTO upload_issues (batch_id, seq, locator, external_id, severity, field, message)
+        SELECT :b, seq, locator, external_id, 'warning', 'external_id',
+               'duplicate id in this file: a later record with the same id was rejected, so '
+               || 'this id is left as it is'
+        FROM superseded
+    """), {"b": batch.id})
 
 
 def _similar(a: str | None, b: str | None) -> bool:
@@ -343,7 +361,19 @@ def _diff(session: Session, batch: UploadBatch) -> None:
     """), {"b": batch.id})
 
 
+def _new_value(new: str, old: str, column: str) -> str:
+    """SQL for the value a staged row gives a column of an existing place."""
+    if column == "status":
+        # A file without statuses keeps a maintainer's "temporarily closed"; a place that was
+        # decommissioned and is in the file again is back.
+        return (f"coalesce({new}.status, CASE WHEN {old}.status = 'decommissioned' "
+                f"THEN 'active' ELSE {old}.status END)")
+    return f"{new}.{column}"
+
+
 def _differs(new: str, old: str, column: str) -> str:
+    if column == "status":
+        return f"{_new_value(new, old, column)} IS DISTINCT FROM {old}.status"
     if column == "location":
         # Exact comparison: geography's `=` compares rounded bounding boxes.
         return f"ST_AsBinary({new}.location) IS DISTINCT FROM ST_AsBinary({old}.location)"
@@ -461,7 +491,7 @@ def apply_upload(session: Session, batch: UploadBatch, *, actor_id: int | None,
         FROM upload_rows u JOIN places p ON p.id = u.place_id
         WHERE u.batch_id = :b AND u.action IN ('update', 'decommission')
     """), params)
-    assignments = ", ".join(f"{c} = u.{c}" for c in DIFF_COLUMNS)
+    assignments = ", ".join(f"{c} = {_new_value('u', 'p', c)}" for c in DIFF_COLUMNS)
     session.execute(text(f"""
         UPDATE places p SET {assignments},
             last_verified_at = coalesce(u.last_verified_at, now()),
@@ -476,7 +506,8 @@ def apply_upload(session: Session, batch: UploadBatch, *, actor_id: int | None,
         WHERE u.batch_id = :b AND u.action = 'decommission' AND p.id = u.place_id
     """), params)
     inserted = ", ".join(c for c in DIFF_COLUMNS)
-    selected = ", ".join(f"u.{c}" for c in DIFF_COLUMNS)
+    selected = ", ".join("coalesce(u.status, 'active')" if c == "status" else f"u.{c}"
+                         for c in DIFF_COLUMNS)
     session.execute(text(f"""
         INSERT INTO places (source, external_id, {inserted}, last_verified_at, upload_batch_id)
         SELECT u.source, u.external_id, {selected}, coalesce(u.last_verified_at, now()), :b

@@ -61,6 +61,41 @@ def _coordinate(value: Any, axis: str, fail: Any) -> float | None:
         return None
 
 
+# The widths of the places table's columns; longer text would fail the whole upload.
+MAX_LENGTHS = {"source": 64, "external_id": 128, "kind": 20, "postcode": 16, "country": 2,
+               "timezone": 64, "repayment_fee_currency": 3, "repayment_posting": 32,
+               "phone": 32, "status": 20}
+MAX_TEXT = 1000
+MAX_FEE = Decimal("100000000")
+LIST_FIELDS = ("services", "accessibility", "repayment_methods")
+NUMBER_FIELDS = ("lat", "lon", "repayment_fee")
+
+
+def _shape_problems(fields: dict[str, Any]) -> list[tuple[str, str]]:
+    """Values of the wrong type, too long, or with NUL characters (which PostgreSQL refuses)."""
+    problems = []
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if name in LIST_FIELDS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                problems.append((name, "must be a list of codes"))
+            elif any("\x00" in v or len(v) > 64 for v in value):
+                problems.append((name, "has a code that is too long or has a NUL character"))
+            continue
+        if name in NUMBER_FIELDS and isinstance(value, int | float) \
+                and not isinstance(value, bool):
+            continue
+        if not isinstance(value, str):
+            problems.append((name, "must be text"))
+        elif "\x00" in value:
+            problems.append((name, "contains a NUL character"))
+        elif len(value) > MAX_LENGTHS.get(name, MAX_TEXT):
+            problems.append((name, f"is longer than {MAX_LENGTHS.get(name, MAX_TEXT)} "
+                                   "characters"))
+    return problems
+
+
 @lru_cache(maxsize=4096)
 def _hours_json(text: str | None, exceptions: str | None) -> dict | None:
     # Networks repeat a handful of schedules: parse each once per process. Callers must not
@@ -80,14 +115,18 @@ def validate_record(locator: str, fields: dict[str, Any]) -> ValidationResult:
     def warn(name: str, message: str) -> None:
         warnings.append(RecordIssue(locator, name, message))
 
+    for name, message in _shape_problems(fields):
+        fail(name, message)
+    if errors:  # the checks below assume text where text belongs
+        return ValidationResult(None, errors, warnings)
     for name in REQUIRED:
         if fields.get(name) in (None, ""):
             fail(name, "is required")
     kind = fields.get("kind")
     if kind and kind not in vocab.PLACE_KINDS:
         fail("kind", f"must be one of {', '.join(vocab.PLACE_KINDS)}")
-    status = fields.get("status") or "active"
-    if status not in vocab.PLACE_STATUSES:
+    status = fields.get("status")  # None: a new place is active, an existing one keeps its own
+    if status is not None and status not in vocab.PLACE_STATUSES:
         fail("status", f"must be one of {', '.join(vocab.PLACE_STATUSES)}")
     country = fields.get("country")
     if country and not _COUNTRY.match(country):
@@ -117,8 +156,8 @@ def validate_record(locator: str, fields: dict[str, Any]) -> ValidationResult:
             # Publishers extend the Open Banking lists; keep the fact as "Other", say so.
             warn(name, f"unknown code(s) {', '.join(unknown)} kept as Other")
             codes = list(dict.fromkeys(c if c in allowed else "Other" for c in codes))
-        lists[name] = codes
-    methods = list(dict.fromkeys(fields.get("repayment_methods") or []))
+        lists[name] = sorted(codes)  # order carries no meaning: a reordered list is no change
+    methods = sorted(dict.fromkeys(fields.get("repayment_methods") or []))
     unknown = [m for m in methods if m not in vocab.REPAYMENT_METHODS]
     if unknown:
         fail("repayment_methods", f"unknown method(s): {', '.join(unknown)}")
@@ -128,10 +167,13 @@ def validate_record(locator: str, fields: dict[str, Any]) -> ValidationResult:
     if fields.get("repayment_fee") not in (None, ""):
         try:
             fee = Decimal(str(fields["repayment_fee"]))
-            if not fee.is_finite() or fee < 0:
+            if not fee.is_finite() or fee < 0 or fee >= MAX_FEE:
                 raise InvalidOperation
         except InvalidOperation:
-            fail("repayment_fee", "must be a non-negative amount")
+            fail("repayment_fee", f"must be an amount from 0 to {MAX_FEE - Decimal('0.01')}")
+            fee = None
+        if fee is not None and fee != fee.quantize(Decimal("0.01")):
+            fail("repayment_fee", "has more than two decimals")
             fee = None
     currency = fields.get("repayment_fee_currency")
     if currency and not _CURRENCY.match(currency):

@@ -470,3 +470,153 @@ def test_geocoder_down_rejects_the_rows_that_need_it_and_nothing_else(app, uploa
         app.extensions.pop("nearbank.geocoder", None)
     assert report["summary"]["create"] == 1 and report["summary"]["rejected"] == 1
     assert any("could not be reached" in i["message"] for i in report["issues"])
+
+
+def _geojson(props: dict) -> bytes:
+    import json
+
+    return json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-0.13, 51.51]},
+         "properties": props}]}).encode()
+
+
+_G = {"external_id": "G1", "kind": "branch", "name": "Branch G1", "country": "GB",
+      "timezone": "Europe/London"}
+
+
+@pytest.mark.parametrize(("content", "filename", "field"), [
+    (csv_bytes(row("X" * 200)), "p.csv", "external_id"),
+    (csv_bytes(row("P1", postcode="SW1A 1AA EXTRA LONG")), "p.csv", "postcode"),
+    (csv_bytes(row("F1", repayment_methods="cash", repayment_fee="123456789",
+                   repayment_fee_currency="GBP")), "p.csv", "repayment_fee"),
+    (csv_bytes(row("F2", repayment_methods="cash", repayment_fee="1.005",
+                   repayment_fee_currency="GBP")), "p.csv", "repayment_fee"),
+    (_geojson({**_G, "name": "Bad\u0000name"}), "p.geojson", "name"),
+    (_geojson({**_G, "country": 44}), "p.geojson", "country"),
+    (_geojson({**_G, "name": {"en": "x"}}), "p.geojson", "name"),
+    (_geojson({**_G, "services": [1, 2]}), "p.geojson", "services"),
+])
+def test_a_value_the_table_cannot_hold_rejects_the_record_not_the_upload(upload, content,
+                                                                         filename, field):
+    response = upload(content, filename=filename)
+    assert response.status_code == 201, response.json
+    assert response.json["summary"]["rejected"] == 1
+    assert field in [i["field"] for i in response.json["issues"] if i["severity"] == "error"]
+
+
+def test_report_csv_can_be_fixed_and_uploaded_again(session, client, upload, maintainer):
+    report = upload(csv_bytes(row("B1", phone="+44 20 7946 0000", timezone="Not/AZone"))).json
+    text_ = client.get(f"/api/v1/uploads/{report['id']}/report.csv",
+                       headers=maintainer).get_data(as_text=True)
+    assert "'+44 20 7946 0000" in text_  # safe to open in a spreadsheet
+    fixed = upload(text_.replace("Not/AZone", "Europe/London").encode()).json
+    assert fixed["summary"]["create"] == 1
+    client.post(f"/api/v1/uploads/{fixed['id']}/apply", headers=maintainer)
+    phone = session.execute(text("SELECT phone FROM places WHERE external_id = 'B1'")
+                            ).scalar_one()
+    assert phone == "+44 20 7946 0000"
+
+
+def test_a_feed_without_statuses_keeps_a_maintainers_closure(session, client, upload,
+                                                             maintainer):
+    first = upload(csv_bytes(row("M1"), row("M2"))).json
+    client.post(f"/api/v1/uploads/{first['id']}/apply", headers=maintainer)
+    pid = session.execute(text("SELECT public_id FROM places WHERE external_id = 'M1'")
+                          ).scalar_one()
+    client.patch(f"/api/v1/places/{pid}", headers=maintainer,
+                 json={"status": "temporarily_closed"})
+    gone = upload(csv_bytes(row("M1")), mode="sync").json
+    client.post(f"/api/v1/uploads/{gone['id']}/apply", headers=maintainer)
+    again = upload(csv_bytes(row("M1"), row("M2"))).json
+    assert again["summary"]["unchanged"] == 1 and again["summary"]["update"] == 1
+    assert [c["external_id"] for c in again["changes"]] == ["M2"]  # decommissioned: back
+    client.post(f"/api/v1/uploads/{again['id']}/apply", headers=maintainer)
+    assert {k: v["status"] for k, v in places_of(session).items()} == {
+        "M1": "temporarily_closed", "M2": "active"}
+    closing = upload(csv_bytes(row("M1", status="active"))).json
+    assert closing["changes"][0]["changed_fields"] == ["status"]
+
+
+def test_reordered_codes_are_no_change(client, upload, maintainer):
+    first = upload(csv_bytes(row("S1", services="CounterServices;WiFi"))).json
+    client.post(f"/api/v1/uploads/{first['id']}/apply", headers=maintainer)
+    again = upload(csv_bytes(row("S1", services="WiFi;CounterServices"))).json
+    assert again["summary"]["unchanged"] == 1
+
+
+def test_a_rejected_last_copy_of_an_id_leaves_the_id_alone(upload):
+    report = upload(csv_bytes(row("D1", name="old"), row("D1", name="new",
+                                                          timezone="Bad/Zone"))).json
+    assert report["summary"]["create"] == 0 and report["summary"]["duplicate"] == 1
+    assert any("later record with the same id was rejected" in i["message"]
+               for i in report["issues"])
+
+
+def test_a_command_line_load_blocks_rollback_and_stales_dry_runs(session, client, upload,
+                                                                maintainer, tmp_path):
+    from backend.places.loader import load_places_file
+
+    first = upload(csv_bytes(row("L1", name="v1"))).json
+    client.post(f"/api/v1/uploads/{first['id']}/apply", headers=maintainer)
+    pending = upload(csv_bytes(row("L1", name="v2"))).json
+    path = tmp_path / "load.csv"
+    path.write_bytes(csv_bytes(row("L1", name="loaded", source="test-src")))
+    assert not load_places_file(session, path).errors
+    assert client.post(f"/api/v1/uploads/{pending['id']}/apply",
+                       headers=maintainer).status_code == 409
+    assert client.post(f"/api/v1/uploads/{first['id']}/rollback",
+                       headers=maintainer).status_code == 409
+    assert places_of(session)["L1"]["name"] == "loaded"
+
+
+def test_a_status_change_and_an_apply_at_once_both_finish(race_db, monkeypatch):
+    """Both take the source's lock before the place's: they queue, they never deadlock."""
+    from backend.places import history
+    from backend.places import service as places_service
+    from backend.uploads import service
+
+    with Session(race_db) as s:
+        b0 = service.submit_upload(s, io.BytesIO(csv_bytes(row("A"))), "x.csv", "race",
+                                   "merge", actor_id=None, via="test")
+        service.apply_upload(s, b0, actor_id=None, via="test")
+        place_id = str(s.execute(text("SELECT public_id FROM places")).scalar_one())
+        b1 = service.submit_upload(s, io.BytesIO(csv_bytes(row("A", name="renamed"))),
+                                   "x.csv", "race", "merge", actor_id=None, via="test")
+        b1_id = str(b1.public_id)
+    patch_started, apply_locked = threading.Event(), threading.Event()
+    real = history.lock_source_version
+
+    def patch_side(session, source):
+        patch_started.set()
+        apply_locked.wait(10)  # let the apply hold the source first
+        return real(session, source)
+
+    def apply_side(session, source):
+        patch_started.wait(10)
+        version = real(session, source)
+        apply_locked.set()
+        return version
+
+    monkeypatch.setattr(places_service, "lock_source_version", patch_side)
+    monkeypatch.setattr(service, "lock_source_version", apply_side)
+    outcomes: dict[str, str] = {}
+
+    def patch():
+        with Session(race_db) as s:
+            places_service.set_place_status(s, place_id, "temporarily_closed", None)
+        outcomes["patch"] = "ok"
+
+    def apply():
+        with Session(race_db) as s:
+            service.apply_upload(s, service.get_batch(s, b1_id), actor_id=None, via="t")
+        outcomes["apply"] = "ok"
+
+    threads = [threading.Thread(target=patch), threading.Thread(target=apply)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert outcomes == {"patch": "ok", "apply": "ok"}
+    with Session(race_db) as s:
+        assert s.execute(text("SELECT name, status FROM places")).one() == (
+            "renamed", "temporarily_closed")

@@ -56,8 +56,14 @@ def clean_text(value: object) -> object:
     """Strip a string and turn an empty one into None; leave other values as they are."""
     if isinstance(value, str):
         value = value.strip()
+        if value[:1] == "'" and value[1:2] in FORMULA_STARTS:
+            # The prefix report.csv adds so spreadsheets don't run a cell as a formula.
+            value = value[1:]
         return value or None
     return value
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def split_list(value: object) -> object:
