@@ -19,6 +19,8 @@ from shapely.geometry import LinearRing, Polygon
 from backend.regions import region_containing
 
 MAX_AREA_KM2 = 1000.0  # about the size of a large city (Greater London is 1,572 km²)
+# About a shopping centre. Smaller areas would single out a house or a doorway.
+MIN_AREA_KM2 = 0.05
 MAX_POSITIONS = 2000
 MAX_RINGS = 20
 _SHAPE_HINT = 'must be a GeoJSON Polygon: {"type": "Polygon", "coordinates": [[[lon, lat], ...]]}'
@@ -119,6 +121,10 @@ def parse_area(document: Any) -> Area:
             raise AreaProblem(f"ring {number} (a hole) is counter-clockwise; RFC 7946 §3.1.6 "
                               "requires holes clockwise (reverse the order of its positions)")
     area_km2 = (geodesic_area_m2(rings[0]) - sum(geodesic_area_m2(r) for r in rings[1:])) / 1e6
+    if area_km2 < MIN_AREA_KM2:
+        raise AreaProblem(f"the area is {area_km2 * 1e6:,.0f} m²; an offer area must cover at "
+                          f"least {MIN_AREA_KM2 * 1e6:,.0f} m² (about a shopping centre), so "
+                          "that it never singles out one address")
     if area_km2 > MAX_AREA_KM2:
         raise AreaProblem(f"the area is {area_km2:,.0f} km²; an offer area may cover at most "
                           f"{MAX_AREA_KM2:,.0f} km² (about a city)")

@@ -292,8 +292,11 @@ class StatsSchema(ma.Schema):
     """How many answers showed the offer, per UTC day; nothing about who or where."""
 
     offer_id = fields.String()
-    days = fields.List(fields.Dict(), metadata={"description": "{day, shown}, oldest first"})
-    total_shown = fields.Integer()
+    days = fields.List(fields.Dict(), metadata={
+        "description": "{day, shown, fewer_than}, oldest first; a day with fewer shows than "
+                       "min_reported_shows has shown null and fewer_than set"})
+    total_shown = fields.Integer(metadata={"description": "The sum of the days reported."})
+    min_reported_shows = fields.Integer()
 
 
 # --- review -----------------------------------------------------------------------------------

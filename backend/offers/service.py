@@ -28,6 +28,7 @@ from backend.regions import in_service_region, region_containing, timezone_of
 from backend.uploads.geocoding import Geocoder, GeocodingUnavailable
 
 _SERVICE_REGIONS = "Great Britain, Singapore and Hong Kong"
+MIN_REPORTED_SHOWS = 10
 
 
 def _uuid(value: str | uuid.UUID, what: str) -> uuid.UUID:
@@ -426,9 +427,14 @@ def offer_stats(session: Session, merchant: Merchant, offer_id: str,
         query = query.where(OfferDailyShow.day >= day_from)
     if day_to:
         query = query.where(OfferDailyShow.day <= day_to)
-    days = [{"day": day.isoformat(), "shown": count} for day, count in session.execute(query)]
+    # A small count could tell a merchant that one known person passed by: days below the
+    # threshold say only "fewer than", and the total counts only what is shown.
+    days = [{"day": day.isoformat(), "shown": count if count >= MIN_REPORTED_SHOWS else None,
+             "fewer_than": None if count >= MIN_REPORTED_SHOWS else MIN_REPORTED_SHOWS}
+            for day, count in session.execute(query)]
     return {"offer_id": str(offer.public_id), "days": days,
-            "total_shown": sum(d["shown"] for d in days)}
+            "total_shown": sum(d["shown"] or 0 for d in days),
+            "min_reported_shows": MIN_REPORTED_SHOWS}
 
 
 def count_shows(session: Session, offer_ids: list[int], day: date) -> None:

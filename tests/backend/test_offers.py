@@ -194,6 +194,7 @@ def test_a_valid_area_is_stored_as_given(client, world, shop):
                                           [-0.13, 51.51], [-0.13, 51.5]]]},
      "Ring 1 crosses itself"),
     (square(-0.6, 51.3, 0.5), "an offer area may cover at most 1,000 km²"),
+    (square(-0.1300, 51.5000, 0.0001), "must cover at least 50,000 m² (about a shopping centre)"),
     (square(-0.13, 51.49, 0.02, clockwise=True),
      "The exterior ring is clockwise; RFC 7946 §3.1.6 requires exterior rings "
      "counter-clockwise"),
@@ -314,7 +315,7 @@ def test_withdrawing_keeps_the_offer_and_its_stats(client, world, shop, session)
     kept = client.get(f"{OFFERS}/{offer['id']}", headers=merchant.headers).json
     assert kept["status"] == "withdrawn" and kept["visible_now"] is False
     stats = client.get(f"{OFFERS}/{offer['id']}/stats", headers=merchant.headers).json
-    assert stats["total_shown"] == 1
+    assert [d["fewer_than"] for d in stats["days"]] == [10]  # one show: kept, not revealed
     assert client.patch(f"{OFFERS}/{offer['id']}", headers=merchant.headers,
                         json={"title": "Back"}).status_code == 409
     assert client.post(f"{OFFERS}/{offer['id']}/submit",
@@ -369,17 +370,18 @@ def test_stats_are_counts_per_day_and_nothing_else(client, world, shop, session)
     offer = world.offer(merchant, [store])
     session.execute(text("""
         INSERT INTO offer_daily_shows (offer_id, day, count)
-        SELECT id, d, n FROM offers, (VALUES (DATE '2026-11-01', 4), (DATE '2026-11-03', 7))
+        SELECT id, d, n FROM offers, (VALUES (DATE '2026-11-01', 4), (DATE '2026-11-03', 17))
                                       AS v(d, n)
         WHERE public_id = :id"""), {"id": offer["id"]})
     url = f"{OFFERS}/{offer['id']}/stats"
     stats = client.get(url, headers=merchant.headers).json
-    assert stats == {"offer_id": offer["id"], "total_shown": 11,
-                     "days": [{"day": "2026-11-01", "shown": 4},
-                              {"day": "2026-11-03", "shown": 7}]}
+    # A day with fewer than ten shows could point at one person: it says only "fewer than".
+    assert stats == {"offer_id": offer["id"], "total_shown": 17, "min_reported_shows": 10,
+                     "days": [{"day": "2026-11-01", "shown": None, "fewer_than": 10},
+                              {"day": "2026-11-03", "shown": 17, "fewer_than": None}]}
     ranged = client.get(url, headers=merchant.headers,
                         query_string={"from": "2026-11-02", "to": "2026-11-30"}).json
-    assert ranged["days"] == [{"day": "2026-11-03", "shown": 7}]
+    assert ranged["days"] == [{"day": "2026-11-03", "shown": 17, "fewer_than": None}]
     assert client.get(url, headers=merchant.headers,
                       query_string={"from": "2026-11-05", "to": "2026-11-01"}).status_code == 400
 

@@ -268,8 +268,12 @@ def test_each_answer_counts_each_shown_offer_once_per_day(world, cafe, client, s
     today = datetime.now(UTC).date().isoformat()
     stats = client.get(f"/api/v1/merchants/me/offers/{shown['id']}/stats",
                        headers=merchant.headers).json
-    assert stats == {"offer_id": shown["id"], "days": [{"day": today, "shown": 3}],
-                     "total_shown": 3}
+    assert stats == {"offer_id": shown["id"], "total_shown": 0, "min_reported_shows": 10,
+                     "days": [{"day": today, "shown": None, "fewer_than": 10}]}
+    counted = session.execute(text(
+        "SELECT s.count FROM offer_daily_shows s JOIN offers o ON o.id = s.offer_id "
+        "WHERE o.public_id = :id"), {"id": shown["id"]}).scalar_one()
+    assert counted == 3
     none = client.get(f"/api/v1/merchants/me/offers/{not_shown['id']}/stats",
                       headers=merchant.headers).json
     assert none["days"] == [] and none["total_shown"] == 0
