@@ -9,6 +9,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask, Response, json
 from flask_smorest import Api
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_MIME = "application/problem+json"
@@ -125,6 +126,12 @@ def register_error_handlers(app: Flask, api: ProblemApi) -> None:
     def _app_error(error: AppError) -> Response:
         return problem(error.status, error.title, error.detail, error.type, error.errors,
                        **error.extra)
+
+    @app.errorhandler(StaleDataError)
+    def _changed_meanwhile(error: StaleDataError) -> Response:
+        # A versioned row (an offer, a merchant) changed between reading and writing it.
+        return problem(409, Conflict.title, "Someone else changed this at the same time; "
+                       "load it again.", Conflict.type)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -211,12 +211,14 @@ class OfferToReview(MethodView):
 @review_blp.route("/offers/<offer_id>/approve")
 class ApproveOffer(MethodView):
     @role_required("reviewer", "admin")
+    @review_blp.arguments(schemas.ApprovalSchema)
     @review_blp.response(200, schemas.OfferSchema)
-    @review_blp.alt_response(409, description="The offer is not pending review.")
+    @review_blp.alt_response(409, description="Not pending review, or changed since loaded.")
     @review_blp.doc(security=_BEARER)
-    def post(self, offer_id):
-        """Approve a pending offer."""
-        offer = service.approve_offer(db.session, offer_id, current_user.id, _now())
+    def post(self, args, offer_id):
+        """Approve a pending offer as the reviewer saw it."""
+        offer = service.approve_offer(db.session, offer_id, current_user.id, _now(),
+                                      args["seen_version"])
         return _offer(offer, reviewer=True)
 
 
@@ -259,12 +261,14 @@ class MerchantToReview(MethodView):
 @review_blp.route("/merchants/<merchant_id>/verify")
 class VerifyMerchant(MethodView):
     @role_required("reviewer", "admin")
+    @review_blp.arguments(schemas.ApprovalSchema)
     @review_blp.response(200, schemas.MerchantSchema)
-    @review_blp.alt_response(409, description="Verified already.")
+    @review_blp.alt_response(409, description="Verified already, or changed since loaded.")
     @review_blp.doc(security=_BEARER)
-    def post(self, merchant_id):
-        """Verify a merchant: its approved offers can be shown."""
-        merchant = service.verify_merchant(db.session, merchant_id, current_user.id, _now())
+    def post(self, args, merchant_id):
+        """Verify a merchant as the reviewer saw it: its approved offers can be shown."""
+        merchant = service.verify_merchant(db.session, merchant_id, current_user.id, _now(),
+                                           args["seen_version"])
         return service.merchant_json(merchant)
 
 

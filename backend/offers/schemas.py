@@ -114,6 +114,8 @@ class MerchantSchema(ma.Schema):
     verification = fields.Dict(metadata={"description": "status (unverified, verified, "
                                                         "rejected), reason, verified_at"})
     created_at = fields.String()
+    updated_at = fields.String()
+    version = fields.Integer()
 
 
 # --- stores -----------------------------------------------------------------------------------
@@ -157,6 +159,7 @@ class StoreSchema(ma.Schema):
     geocoded = fields.Boolean()
     created_at = fields.String()
     updated_at = fields.String()
+    version = fields.Integer()
 
 
 # --- offers -----------------------------------------------------------------------------------
@@ -274,6 +277,7 @@ class OfferSchema(ma.Schema):
     stores = fields.List(fields.Dict(), metadata={"description": "Only in the reviewers' view."})
     created_at = fields.String()
     updated_at = fields.String()
+    version = fields.Integer()
 
 
 class StatsQuerySchema(ma.Schema):
@@ -318,6 +322,14 @@ class ReviewMerchantQuerySchema(ma.Schema):
                            validate=validate.OneOf(MERCHANT_STATUSES))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String()
+
+
+class ApprovalSchema(ma.Schema):
+    """What the reviewer approved: the object's `version` as they loaded it."""
+
+    seen_version = fields.Integer(required=True, metadata={
+        "description": "`version` of the offer or merchant as shown to the reviewer; if it "
+                       "changed since, the approval is refused with 409."})
 
 
 class RejectionSchema(ma.Schema):

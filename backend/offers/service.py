@@ -103,6 +103,8 @@ def merchant_json(merchant: Merchant) -> dict[str, Any]:
                          "reason": merchant.verification_reason,
                          "verified_at": _iso(merchant.verified_at)},
         "created_at": _iso(merchant.created_at),
+        "updated_at": _iso(merchant.updated_at),
+        "version": merchant.version,
     }
 
 
@@ -517,6 +519,7 @@ def offer_json(offer: Offer, now: datetime, for_reviewer: bool = False) -> dict[
                    "reviewed_at": _iso(offer.reviewed_at)},
         "created_at": _iso(offer.created_at),
         "updated_at": _iso(offer.updated_at),
+        "version": offer.version,
     }
     if for_reviewer:
         result["merchant"] = {"id": str(offer.merchant.public_id), "name": offer.merchant.name,
@@ -570,20 +573,35 @@ def offer_for_review(session: Session, offer_id: str) -> Offer:
     return get_by_public_id(session, Offer, offer_id, "offer")
 
 
-def approve_offer(session: Session, offer_id: str, reviewer_id: int, now: datetime) -> Offer:
-    """Approve a pending offer.
+def approve_offer(session: Session, offer_id: str, reviewer_id: int, now: datetime,
+                  seen_version: int) -> Offer:
+    """Approve a pending offer, exactly as the reviewer saw it.
 
     :raises NotFound: when no offer has that id.
-    :raises Conflict: when the offer is not pending review.
+    :raises Conflict: when the offer is not pending review, or changed since the reviewer
+        loaded it (`seen_version`).
     """
-    offer = offer_for_review(session, offer_id)
+    offer = _locked(session, Offer, offer_for_review(session, offer_id))
     if offer.status != "pending_review":
         raise Conflict(f"Only offers pending review can be approved; this one is {offer.status}.")
+    _same_as_seen(offer.version, seen_version, "offer")
     offer.status = "approved"
     offer.review_reason = None
     offer.reviewed_by, offer.reviewed_at = reviewer_id, now
     session.commit()
     return offer
+
+
+def _locked(session: Session, model: Any, row: Any) -> Any:
+    """The row again, locked and fresh: an edit cannot slip in between check and approval."""
+    return session.scalars(select(model).where(model.id == row.id).with_for_update()
+                           .execution_options(populate_existing=True)).one()
+
+
+def _same_as_seen(version: int, seen: int, what: str) -> None:
+    if version != seen:
+        raise Conflict(f"The {what} changed after you opened it; load it again and review "
+                       "what it says now.", current_version=version)
 
 
 def reject_offer(session: Session, offer_id: str, reviewer_id: int, reason: str,
@@ -622,15 +640,16 @@ def merchant_for_review(session: Session, merchant_id: str) -> Merchant:
 
 
 def verify_merchant(session: Session, merchant_id: str, reviewer_id: int,
-                    now: datetime) -> Merchant:
-    """Verify a merchant: its approved offers can now be shown.
+                    now: datetime, seen_version: int) -> Merchant:
+    """Verify a merchant, exactly as the reviewer saw it: its approved offers can now be shown.
 
     :raises NotFound: when no merchant has that id.
-    :raises Conflict: when it is verified already.
+    :raises Conflict: when it is verified already, or changed since the reviewer loaded it.
     """
-    merchant = merchant_for_review(session, merchant_id)
+    merchant = _locked(session, Merchant, merchant_for_review(session, merchant_id))
     if merchant.verification_status == "verified":
         raise Conflict("The merchant is verified already.")
+    _same_as_seen(merchant.version, seen_version, "merchant")
     merchant.verification_status = "verified"
     merchant.verification_reason = None
     merchant.verified_at = now

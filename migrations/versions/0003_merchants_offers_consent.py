@@ -33,6 +33,8 @@ def upgrade() -> None:
         "merchants",
         sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
         _public_id(),
+        # Incremented on every change: a reviewer approves the version they saw.
+        sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
         sa.Column("user_id", sa.BigInteger(), sa.ForeignKey("users.id", ondelete="CASCADE"),
                   nullable=False, unique=True),
         sa.Column("name", sa.Text(), nullable=False),
@@ -81,6 +83,8 @@ def upgrade() -> None:
         "offers",
         sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
         _public_id(),
+        # Incremented on every change: a reviewer approves the version they saw.
+        sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
         sa.Column("merchant_id", sa.BigInteger(),
                   sa.ForeignKey("merchants.id", ondelete="CASCADE"), nullable=False),
         sa.Column("title", sa.String(120), nullable=False),

@@ -63,8 +63,8 @@ class OfferWorld:
         account = MerchantAccount(response.json["id"], email,
                                   {"Authorization": f"Bearer {tokens['access_token']}"})
         if verified:
-            verified_response = self.client.post(
-                f"/api/v1/review/merchants/{account.id}/verify", headers=self.reviewer)
+            verified_response = verify(
+                self.client, self.reviewer, account.id)
             assert verified_response.status_code == 200, verified_response.json
         return account
 
@@ -99,8 +99,7 @@ class OfferWorld:
         assert response.status_code == 201, response.json
         offer = response.json
         if approve:
-            approved = self.client.post(f"/api/v1/review/offers/{offer['id']}/approve",
-                                        headers=self.reviewer)
+            approved = approve_as_reviewer(self.client, self.reviewer, offer["id"])
             assert approved.status_code == 200, approved.json
             offer = approved.json
         return offer
@@ -141,3 +140,17 @@ def fast_password_hashing(monkeypatch):
     """argon2id with the cheapest parameters: these tests make many users, not passwords."""
     monkeypatch.setattr("backend.accounts.service._hasher",
                         PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+def approve_as_reviewer(client, headers: dict, offer_id: str):
+    """Approve an offer as a reviewer does: load it, then approve what was loaded."""
+    seen = client.get(f"/api/v1/review/offers/{offer_id}", headers=headers).json
+    return client.post(f"/api/v1/review/offers/{offer_id}/approve", headers=headers,
+                       json={"seen_version": seen["version"]})
+
+
+def verify(client, headers: dict, merchant_id: str):
+    """Verify a merchant as a reviewer does: load it, then verify what was loaded."""
+    seen = client.get(f"/api/v1/review/merchants/{merchant_id}", headers=headers).json
+    return client.post(f"/api/v1/review/merchants/{merchant_id}/verify", headers=headers,
+                       json={"seen_version": seen["version"]})

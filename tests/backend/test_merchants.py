@@ -15,6 +15,7 @@ from tests.backend.offer_factories import (  # noqa: F401 (a fixture)
     OfferWorld,
     fast_password_hashing,
     point,
+    verify,
 )
 from tests.conftest import PASSWORD
 
@@ -196,13 +197,11 @@ def test_reviewer_verifies_and_rejects_merchants(client, world):
     again = client.post(f"/api/v1/review/merchants/{merchant.id}/reject",
                         headers=world.reviewer, json={"reason": "Still no licence."})
     assert again.status_code == 409
-    verified = client.post(f"/api/v1/review/merchants/{merchant.id}/verify",
-                           headers=world.reviewer)
+    verified = verify(client, world.reviewer, merchant.id)
     assert verified.json["verification"]["status"] == "verified"
     assert verified.json["verification"]["reason"] is None
     assert verified.json["verification"]["verified_at"]
-    assert client.post(f"/api/v1/review/merchants/{merchant.id}/verify",
-                       headers=world.reviewer).status_code == 409
+    assert verify(client, world.reviewer, merchant.id).status_code == 409
     listed = client.get("/api/v1/review/merchants?status=verified", headers=world.reviewer).json
     assert merchant.id in [m["id"] for m in listed["items"]]
     assert client.get(f"/api/v1/review/merchants/{merchant.id}",
@@ -235,7 +234,7 @@ def test_rejection_needs_a_reason_and_a_reviewer(client, world, auth_headers):
                            headers=headers).status_code == 403
         assert client.get("/api/v1/review/merchants", headers=headers).status_code == 403
     assert client.post("/api/v1/review/merchants/not-a-uuid/verify",
-                       headers=world.reviewer).status_code == 404
+                       headers=world.reviewer, json={"seen_version": 1}).status_code == 404
 
 
 # --- stores -----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from tests.backend.offer_factories import (  # noqa: F401 (a fixture)
     PROBLEM,
     OfferWorld,
+    approve_as_reviewer,
     fast_password_hashing,
     square,
 )
@@ -255,8 +256,7 @@ def test_review_approve_and_reject_with_a_reason_the_merchant_sees(client, world
     assert queue["items"][0]["merchant"] == {"id": merchant.id, "name": "Shop",
                                              "verification_status": "verified"}
     assert queue["items"][0]["stores"][0]["id"] == store["id"]
-    approved = client.post(f"/api/v1/review/offers/{first['id']}/approve",
-                           headers=world.reviewer)
+    approved = approve_as_reviewer(client, world.reviewer, first["id"])
     assert approved.json["status"] == "approved" and approved.json["visible_now"] is True
     rejected = client.post(f"/api/v1/review/offers/{second['id']}/reject",
                            headers=world.reviewer, json={"reason": "Terms must name the menu."})
@@ -290,8 +290,7 @@ def test_state_rules(client, world, shop):
     draft = world.offer(merchant, [store], approve=False, submit=False)
     approved = world.offer(merchant, [store])
     for offer_id in (draft["id"], approved["id"]):
-        response = client.post(f"/api/v1/review/offers/{offer_id}/approve",
-                               headers=world.reviewer)
+        response = approve_as_reviewer(client, world.reviewer, offer_id)
         assert response.status_code == 409 and response.content_type == PROBLEM
     assert client.post(f"/api/v1/review/offers/{draft['id']}/reject", headers=world.reviewer,
                        json={"reason": "No."}).status_code == 409
@@ -320,8 +319,7 @@ def test_withdrawing_keeps_the_offer_and_its_stats(client, world, shop, session)
                         json={"title": "Back"}).status_code == 409
     assert client.post(f"{OFFERS}/{offer['id']}/submit",
                        headers=merchant.headers).status_code == 409
-    assert client.post(f"/api/v1/review/offers/{offer['id']}/approve",
-                       headers=world.reviewer).status_code == 409
+    assert approve_as_reviewer(client, world.reviewer, offer["id"]).status_code == 409
 
 
 def test_expiry_follows_the_validity_window(client, world, shop, session):
@@ -424,3 +422,26 @@ def test_unknown_or_malformed_offer_ids_are_404(client, world, shop):
         assert client.get(f"{OFFERS}/{bad_id}", headers=merchant.headers).status_code == 404
         assert client.get(f"{OFFERS}/{bad_id}/stats",
                           headers=merchant.headers).status_code == 404
+
+
+def test_an_offer_edited_after_the_reviewer_loaded_it_is_not_approved(client, world, shop):
+    merchant, store = shop
+    offer = world.offer(merchant, [store], approve=False)
+    seen = client.get(f"/api/v1/review/offers/{offer['id']}", headers=world.reviewer).json
+    edited = client.patch(f"{OFFERS}/{offer['id']}", headers=merchant.headers,
+                          json={"title": "Something the reviewer never read"})
+    assert edited.status_code == 200 and edited.json["status"] == "pending_review"
+    refused = client.post(f"/api/v1/review/offers/{offer['id']}/approve",
+                          headers=world.reviewer,
+                          json={"seen_version": seen["version"]})
+    assert refused.status_code == 409 and "changed after you opened it" in refused.json["detail"]
+    assert approve_as_reviewer(client, world.reviewer, offer["id"]).status_code == 200
+
+
+def test_approval_must_say_what_was_seen(client, world, shop):
+    merchant, store = shop
+    offer = world.offer(merchant, [store], approve=False)
+    response = client.post(f"/api/v1/review/offers/{offer['id']}/approve",
+                           headers=world.reviewer)
+    assert response.status_code == 400
+    assert response.json["errors"][0]["field"] == "seen_version"

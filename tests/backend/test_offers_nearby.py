@@ -12,8 +12,10 @@ from backend.offers.nearby import OFFERS_NEARBY_SQL, distance_text, until_text, 
 from tests.backend.offer_factories import (  # noqa: F401 (a fixture)
     PROBLEM,
     OfferWorld,
+    approve_as_reviewer,
     fast_password_hashing,
     square,
+    verify,
 )
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
@@ -163,7 +165,7 @@ def test_edited_approved_offer_disappears_until_approved_again(world, cafe, clie
                  json={"title": "25% off lunch", "benefit": {"type": "percent_off",
                                                              "percent": 25}})
     assert world.nearby_titles(headers, *HERE) == []
-    client.post(f"/api/v1/review/offers/{offer['id']}/approve", headers=world.reviewer)
+    approve_as_reviewer(client, world.reviewer, offer["id"])
     assert world.nearby_titles(headers, *HERE) == ["25% off lunch"]
 
 
@@ -179,7 +181,7 @@ def test_offers_of_unverified_or_rejected_merchants_are_not_shown(world, client)
     client.post(f"/api/v1/review/merchants/{revoked.id}/reject", headers=world.reviewer,
                 json={"reason": "Licence expired."})
     assert world.nearby_titles(headers, *HERE) == []
-    client.post(f"/api/v1/review/merchants/{unverified.id}/verify", headers=world.reviewer)
+    verify(client, world.reviewer, unverified.id)
     assert world.nearby_titles(headers, *HERE) == ["Unverified"]
 
 

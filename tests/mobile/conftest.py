@@ -188,8 +188,10 @@ class LiveBackend:
                 "valid_until": (now + timedelta(days=40)).isoformat(),
                 "eligible_tiers": ["classic", "gold", "platinum"],
                 "store_ids": [store["id"]]})
-            self.call("POST", f"/review/merchants/{merchant['id']}/verify", reviewer)
-            self.call("POST", f"/review/offers/{offer['id']}/approve", reviewer)
+            self.call("POST", f"/review/merchants/{merchant['id']}/verify", reviewer,
+                      json={"seen_version": merchant["version"]})
+            self.call("POST", f"/review/offers/{offer['id']}/approve", reviewer,
+                      json={"seen_version": offer["version"]})
 
     def make_user(self, role: str = "cardholder", **kwargs: Any) -> tuple[str, str]:
         """Create a user; returns (email, password)."""
