@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from backend.config import Config
 from backend.errors import problem, register_error_handlers
-from backend.extensions import api, db, jwt
+from backend.extensions import api, db, jwt, limiter
 
 
 def create_app(config: Any = None) -> Flask:
@@ -20,6 +20,7 @@ def create_app(config: Any = None) -> Flask:
 
     db.init_app(app)
     jwt.init_app(app)
+    limiter.init_app(app)
     api.init_app(app)
     register_error_handlers(app, api)
 

@@ -33,6 +33,8 @@ class Config:
         self.JWT_REFRESH_TOKEN_EXPIRES = _minutes("JWT_REFRESH_MINUTES", 60 * 24 * 30)
         self.JWT_TOKEN_LOCATION = ["headers"]
         self.JWT_ERROR_MESSAGE_KEY = "detail"
+        # Login and merchant sign-up, per client address: each attempt costs an argon2 hash.
+        self.AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per minute;100 per hour")
         # Geocoding of addresses without coordinates (uploads, merchants' stores) via geopy.
         self.GEOCODER_DOMAIN = os.environ.get("GEOCODER_DOMAIN", "nominatim.openstreetmap.org")
         self.GEOCODER_SCHEME = os.environ.get("GEOCODER_SCHEME", "https")
@@ -67,3 +69,4 @@ class TestConfig(Config):
             self.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)
         self.TESTING = True
         self.JWT_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
+        self.AUTH_RATE_LIMIT = "10000 per minute"

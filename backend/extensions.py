@@ -1,7 +1,10 @@
 """Extensions, created unbound and initialised in create_app."""
 
 import flask_smorest
+from flask import current_app
 from flask_jwt_extended import JWTManager
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from webargs.flaskparser import FlaskParser
 
 from backend.db import Database
@@ -10,6 +13,14 @@ from backend.errors import ProblemApi
 db = Database()
 jwt = JWTManager()
 api = ProblemApi()
+# Per client address, in each worker's memory: enough to make password guessing slow. Behind a
+# proxy, configure it to pass the client's address (ProxyFix) or use a shared storage_uri.
+limiter = Limiter(key_func=get_remote_address, storage_uri="memory://")
+
+
+def auth_rate_limit() -> str:
+    """The rate limit of login and sign-up (AUTH_RATE_LIMIT), read per request."""
+    return current_app.config["AUTH_RATE_LIMIT"]
 
 
 class _Parser(FlaskParser):

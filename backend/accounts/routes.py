@@ -16,7 +16,7 @@ from flask_jwt_extended import (
 )
 
 from backend.accounts import schemas, service
-from backend.extensions import Blueprint, db
+from backend.extensions import Blueprint, auth_rate_limit, db, limiter
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign in and out.")
 _BEARER = [{"bearerAuth": []}]
@@ -35,6 +35,8 @@ def _access_token(user, sid: str) -> dict:
 
 @blp.route("/auth/login")
 class Login(MethodView):
+    decorators = [limiter.limit(auth_rate_limit)]
+
     @blp.arguments(schemas.LoginSchema)
     @blp.response(200, schemas.TokensSchema)
     @blp.alt_response(401, description="Wrong e-mail address or password.")

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from backend.accounts.auth import role_required
-from backend.extensions import Blueprint, db
+from backend.extensions import Blueprint, auth_rate_limit, db, limiter
 from backend.offers import nearby, schemas, service
 from backend.uploads.geocoding import app_geocoder
 
@@ -40,6 +40,8 @@ def _offer(offer, reviewer: bool = False) -> dict:
 
 @merchants_blp.route("/merchants")
 class MerchantRegistration(MethodView):
+    decorators = [limiter.limit(auth_rate_limit)]
+
     @merchants_blp.arguments(schemas.MerchantRegistrationSchema)
     @merchants_blp.response(201, schemas.MerchantSchema)
     @merchants_blp.alt_response(409, description="The e-mail address is taken.")

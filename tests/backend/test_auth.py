@@ -182,3 +182,25 @@ def test_cli_refuses_a_file_with_a_bad_record_and_loads_nothing(runner, session,
     assert result.exit_code != 0
     assert "row 3: lat: not a coordinate" in result.output
     assert count_places(session) == before
+
+
+def test_password_guessing_is_rate_limited_per_address(app, client, make_user):
+    from backend.extensions import limiter
+
+    user = make_user("cardholder")
+    app.config["AUTH_RATE_LIMIT"] = "3 per minute"
+    limiter.reset()
+    try:
+        codes = [client.post("/api/v1/auth/login",
+                             json={"email": user.email, "password": "wrong guess"}).status_code
+                 for _ in range(4)]
+        assert codes == [401, 401, 401, 429]
+        blocked = client.post("/api/v1/auth/login",
+                              json={"email": user.email, "password": PASSWORD})
+        assert blocked.status_code == 429 and blocked.content_type == PROBLEM
+        other = client.post("/api/v1/auth/login", environ_base={"REMOTE_ADDR": "127.0.0.2"},
+                            json={"email": user.email, "password": PASSWORD})
+        assert other.status_code == 200
+    finally:
+        app.config["AUTH_RATE_LIMIT"] = "10000 per minute"
+        limiter.reset()
