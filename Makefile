@@ -23,6 +23,7 @@ stop:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m backend.pgcluster stop var/pgdata; fi
 
 bench: install system-deps
+	@bash bench/system-deps.sh
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: install

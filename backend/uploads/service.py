@@ -58,10 +58,10 @@ VALUE_COLUMNS = (
 DIFF_COLUMNS = tuple(c for c in VALUE_COLUMNS if c != "last_verified_at")
 NEAR_METRES = 10.0
 NAME_SIMILARITY = 0.8
-# Names whose numbers differ ("ATM 1", "ATM 2") are different places; SQL drops those pairs
-# before the cap, _similar() then judges the rest.
+# Names whose numbers differ ("ATM 1", "ATM 2") are different places: SQL drops those pairs,
+# _similar() judges the rest.
 SAME_NUMBERS = "regexp_replace({a}, '\\D', '', 'g') = regexp_replace({b}, '\\D', '', 'g')"
-MAX_NEAR_PAIRS = 10_000
+MAX_NEAR_WARNINGS = 10_000
 REPORT_ITEMS = 200
 PROGRESS_EVERY = 5_000
 
@@ -310,7 +310,7 @@ def _flag_near_duplicates(session: Session, batch: UploadBatch) -> None:
     """), {"b": batch.id})
     session.execute(text("CREATE INDEX ON staged_points USING gist (location)"))
     session.execute(text("ANALYZE staged_points"))
-    in_file = session.execute(text(f"""
+    in_file = f"""
         SELECT a.seq, a.locator, a.external_id, a.name,
                b.locator || ' (' || b.external_id || ')', b.name,
                ST_Distance(a.location, b.location)
@@ -318,9 +318,8 @@ def _flag_near_duplicates(session: Session, batch: UploadBatch) -> None:
           ON a.seq < b.seq AND a.external_id <> b.external_id
          AND ST_DWithin(a.location, b.location, :m)
         WHERE {SAME_NUMBERS.format(a="a.name", b="b.name")}
-        LIMIT :cap
-    """), {"m": NEAR_METRES, "cap": MAX_NEAR_PAIRS}).all()
-    existing = session.execute(text(f"""
+    """
+    existing = f"""
         SELECT s.seq, s.locator, s.external_id, s.name, p.source || ':' || p.external_id,
                p.name, ST_Distance(s.location, p.location)
         FROM staged_points s JOIN places p
@@ -328,19 +327,24 @@ def _flag_near_duplicates(session: Session, batch: UploadBatch) -> None:
          AND NOT (p.source = :source AND p.external_id = s.external_id)
          AND p.status <> 'decommissioned'
         WHERE {SAME_NUMBERS.format(a="s.name", b="p.name")}
-        LIMIT :cap
-    """), {"m": NEAR_METRES, "cap": MAX_NEAR_PAIRS, "source": batch.source}).all()
-    issues = []
-    if len(in_file) >= MAX_NEAR_PAIRS or len(existing) >= MAX_NEAR_PAIRS:
-        issues.append({"b": batch.id, "seq": None, "locator": "file", "e": None,
-                       "msg": f"more than {MAX_NEAR_PAIRS} pairs of places within "
-                              f"{NEAR_METRES:.0f} m: only the first were checked for "
-                              "duplicates"})
-    for seq, locator, external_id, name, other, other_name, metres in (*in_file, *existing):
-        if _similar(name, other_name):
-            issues.append({"b": batch.id, "seq": seq, "locator": locator, "e": external_id,
-                           "msg": f"{metres:.1f} m from {other} with a similar name "
-                                  f"({other_name!r}): the same place twice?"})
+    """
+    issues: list[dict[str, Any]] = []
+    # Pairs are streamed (many ATMs can share one point), only the warnings are capped.
+    for sql in (in_file, existing):
+        pairs = session.execute(text(sql), {"m": NEAR_METRES, "source": batch.source},
+                                execution_options={"stream_results": True, "yield_per": 5000})
+        for seq, locator, external_id, name, other, other_name, metres in pairs:
+            if len(issues) == MAX_NEAR_WARNINGS:
+                issues.append({"b": batch.id, "seq": None, "locator": "file", "e": None,
+                               "msg": f"more than {MAX_NEAR_WARNINGS} possible duplicates: "
+                                      "the rest are not listed"})
+                break
+            if _similar(name, other_name):
+                issues.append({"b": batch.id, "seq": seq, "locator": locator,
+                               "e": external_id,
+                               "msg": f"{metres:.1f} m from {other} with a similar name "
+                                      f"({other_name!r}): the same place twice?"})
+        pairs.close()
     if issues:
         session.execute(text("""
             INSERT INTO upload_issues (batch_id, seq, locator, external_id, severity, field,

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`); their results are in docs/benchmarks*.md."""
