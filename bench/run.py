@@ -324,8 +324,11 @@ def bench_size(args: argparse.Namespace, url: str, conn: psycopg.Connection, siz
     return result
 
 
-def machine() -> dict[str, str]:
-    """What the numbers were measured on."""
+NEARBY_PACKAGES = ("flask", "sqlalchemy", "psycopg", "gunicorn", "numpy", "geographiclib")
+
+
+def machine(packages: tuple[str, ...] = NEARBY_PACKAGES) -> dict[str, str]:
+    """What the numbers were measured on, with the versions of `packages`."""
     info = {"nproc": str(os.cpu_count())}
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemTotal:"):
@@ -341,8 +344,7 @@ def machine() -> dict[str, str]:
                 info["os"] = line.split("=", 1)[1].strip('"')
     info["kernel"] = platform.release()
     info["python"] = platform.python_version()
-    info["packages"] = ", ".join(f"{name} {metadata.version(name)}" for name in (
-        "flask", "sqlalchemy", "psycopg", "gunicorn", "numpy", "geographiclib"))
+    info["packages"] = ", ".join(f"{name} {metadata.version(name)}" for name in packages)
     wrk = wrk_binary()
     if wrk:
         result = subprocess.run([wrk, "--version"], capture_output=True, text=True, check=False)

@@ -29,7 +29,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import pstats
 import random
 import re
@@ -42,7 +41,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from types import FrameType, SimpleNamespace
 from typing import Any, TypeVar, cast
@@ -1212,23 +1210,9 @@ def profile_section(p: ProfileResult) -> list[str]:
 
 def machine() -> dict[str, str]:
     """What the numbers were measured on."""
-    info = {"nproc": str(os.cpu_count()), "kernel": platform.release(),
-            "python": platform.python_version()}
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            info["ram"] = f"{int(line.split()[1]) / 2**20:.1f} GiB"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            info["cpu"] = line.split(":", 1)[1].strip()
-            break
-    os_release = Path("/etc/os-release")
-    if os_release.exists():
-        for line in os_release.read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                info["os"] = line.split("=", 1)[1].strip('"')
-    info["packages"] = ", ".join(f"{name} {metadata.version(name)}" for name in (
-        "sqlalchemy", "psycopg", "psycopg-binary", "shapely", "geoalchemy2"))
-    return info
+    from bench.run import machine as describe
+
+    return describe(("sqlalchemy", "psycopg", "psycopg-binary", "shapely", "geoalchemy2"))
 
 
 def code_fingerprint() -> str:
