@@ -17,6 +17,11 @@ def create_app(config: Any = None) -> Flask:
     app = Flask(__name__)
     app.config.from_object(config if config is not None else Config())
     app.json.sort_keys = False
+    if app.config.get("PROXY_HOPS"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
     jwt.init_app(app)

@@ -28,7 +28,8 @@ def db_upgrade() -> None:
     """Apply every pending migration."""
     from backend.migrate import upgrade
 
-    upgrade(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    config = current_app.config
+    upgrade(config.get("DATABASE_OWNER_URL") or config["SQLALCHEMY_DATABASE_URI"])
     click.echo("database schema is current")
 
 

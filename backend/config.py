@@ -15,6 +15,15 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def limits_storage_uri(redis_url: str | None) -> str:
+    """flask-limiter's storage for a REDIS_URL (redis-py's forms); memory without one."""
+    if not redis_url:
+        return "memory://"
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url[len("unix://"):]
+    return redis_url
+
+
 def _minutes(name: str, default: int) -> timedelta:
     return timedelta(minutes=int(os.environ.get(name, default)))
 
@@ -26,6 +35,22 @@ class Config:
         url = os.environ.get("DATABASE_URL")
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(url) if url else None
         self.DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", 8))
+        # Migrations (`flask db upgrade`) run as the role that owns the tables, when it differs
+        # from the app's role; the private cluster of `make run` sets both.
+        owner = os.environ.get("DATABASE_OWNER_URL")
+        self.DATABASE_OWNER_URL = normalise_database_url(owner) if owner else None
+        # Rate-limit counts live in Redis so that a limit holds across workers, restarts and
+        # hosts. Without REDIS_URL they stay in each process (one process only: tests, a shell).
+        self.RATELIMIT_STORAGE_URI = limits_storage_uri(os.environ.get("REDIS_URL"))
+        self.RATELIMIT_STORAGE_OPTIONS = (
+            {"socket_timeout": 2, "socket_connect_timeout": 2}
+            if self.RATELIMIT_STORAGE_URI != "memory://" else {})
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_KEY_PREFIX = "nearbank"
+        # Proxies in front of the app whose X-Forwarded-For/-Proto are trusted (ProxyFix). 0
+        # when clients reach gunicorn directly; `make run` sets 1 for its nginx, the only way
+        # in (gunicorn listens on a Unix socket).
+        self.PROXY_HOPS = int(os.environ.get("PROXY_HOPS", 0))
         # Without a configured secret each process would invent its own, and tokens issued by
         # one gunicorn worker would be refused by the next; `make run` sets one in var/.
         self.JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY") or secrets.token_urlsafe(32)

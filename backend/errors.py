@@ -133,6 +133,19 @@ def register_error_handlers(app: Flask, api: ProblemApi) -> None:
         return problem(409, Conflict.title, "Someone else changed this at the same time; "
                        "load it again.", Conflict.type)
 
+    import redis
+
+    @app.errorhandler(redis.RedisError)
+    def _shared_state_down(error: redis.RedisError) -> Response:
+        # Rate-limit counts cannot be read: refuse the limited request (fail closed) rather
+        # than let unlimited password guesses through. Reads that need no limit never get here.
+        log.error("rate-limit storage unreachable: %s", type(error).__name__)
+        response = problem(503, "Service Unavailable",
+                           "This request is rate-limited and the limit cannot be checked right "
+                           "now; try again shortly.")
+        response.headers["Retry-After"] = "5"
+        return response
+
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         if isinstance(error, HTTPException):

@@ -13,9 +13,10 @@ from backend.errors import ProblemApi
 db = Database()
 jwt = JWTManager()
 api = ProblemApi()
-# Per client address, in each worker's memory: enough to make password guessing slow. Behind a
-# proxy, configure it to pass the client's address (ProxyFix) or use a shared storage_uri.
-limiter = Limiter(key_func=get_remote_address, storage_uri="memory://")
+# Per client address (the real client's: ProxyFix behind the front), counted in Redis
+# (RATELIMIT_STORAGE_URI from REDIS_URL) so every worker and host shares the counts. Only the
+# endpoints that name a limit use it: public reads never touch Redis.
+limiter = Limiter(key_func=get_remote_address)
 
 
 def auth_rate_limit() -> str:

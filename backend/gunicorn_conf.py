@@ -1,4 +1,8 @@
-"""gunicorn settings for `make run` and the benchmarks; the environment can override them."""
+"""gunicorn settings for `make run` and the benchmarks; the environment can override them.
+
+`make run` binds a Unix socket under var/ that only the front proxy uses (BIND=unix:...);
+without BIND it listens on 127.0.0.1:$PORT (the benchmarks' straight-to-gunicorn figures).
+"""
 
 import os
 
@@ -9,6 +13,16 @@ worker_class = "gthread"
 accesslog = os.environ.get("ACCESS_LOG", "-")
 errorlog = "-"
 # %(U)s is the path without its query string: the nearby endpoints carry the cardholder's
-# position in the query, and it must never reach a log.
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+# position in the query, and it must never reach a log. No client address either: the front's
+# access log has the client's network, shortened.
+access_log_format = '"%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 graceful_timeout = 5
+# Sockets gunicorn creates (its own and the control socket) are for our user alone.
+umask = 0o077
+# One control socket per instance (GUNICORN_CONTROL_SOCKET, `make run`: var/run/), never the
+# shared per-user default that two instances would overwrite; none when not given.
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+    control_socket_mode = 0o600
+else:
+    control_socket_disable = True

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs when they are missing: PostgreSQL with PostGIS
-# for the machine's PostgreSQL version, and what the cardholder app and its screen tests need
+# for the machine's PostgreSQL version, nginx and Redis for the serving stack, and what the cardholder app and its screen tests need
 # (an X server for tests, Mesa's OpenGL, a font with Chinese glyphs). Safe to run again: it
 # installs nothing twice.
 set -euo pipefail
@@ -18,10 +18,16 @@ if [ -n "$pg_major" ] && ! postgis_ok "$pg_major"; then
   need+=("postgresql-$pg_major-postgis-3")
 fi
 
+# The serving stack: nginx in front of gunicorn, a private Redis for shared rate-limit counts,
+# openssl for the TLS test's self-signed certificate.
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for pkg in nginx redis-server openssl; do
+  installed "$pkg" || { [ "$pkg" = nginx ] && [ -x /usr/sbin/nginx ]; } || need+=("$pkg")
+done
+
 # The Kivy app: Xvfb runs its screen tests; SDL2 (bundled in Kivy's wheel) loads libX11 and
 # libGL at run time, which Mesa's llvmpipe serves without a GPU; WenQuanYi Micro Hei shows
 # both English and Simplified Chinese.
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for pkg in xvfb xauth libx11-6 libxext6 libgl1 libgl1-mesa-dri libegl1 fonts-wqy-microhei; do
   installed "$pkg" || need+=("$pkg")
 done

@@ -21,25 +21,45 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="session")
-def database_url():
-    """URL of a PostGIS database with the schema applied once for the whole session."""
+def database_urls():
+    """(superuser, owner, app) URLs of a PostGIS database whose schema is applied once.
+
+    The private cluster takes the same path as `make run`: passwords, migrations as the owning
+    role, the app as a role that may only read and write rows. A given DATABASE_URL is used
+    as-is for all three.
+    """
     url = os.environ.get("DATABASE_URL")
     scratch = None
-    if not url:
+    if url:
+        urls = (url, os.environ.get("DATABASE_OWNER_URL", url), url)
+    else:
         scratch = Path(tempfile.mkdtemp(prefix="nearbank-test-"))
         scratch.chmod(0o755)  # the server runs as the postgres user and must enter it
-        url = ensure_cluster(scratch / "pgdata", durable=False).url
-    upgrade(url)
-    yield url
+        cluster = ensure_cluster(scratch / "pgdata", durable=False)
+        urls = (cluster.admin_url, cluster.owner_url, cluster.url)
+    upgrade(urls[1])
+    yield urls
     if scratch is not None:
         destroy_cluster(scratch / "pgdata")
         scratch.rmdir()
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
-    """The Flask app bound to the test database."""
-    return create_app(TestConfig(database_url))
+def database_url(database_urls):
+    """A superuser URL of the test database (for tests that create databases of their own)."""
+    return database_urls[0]
+
+
+@pytest.fixture(scope="session")
+def app_database_url(database_urls):
+    """The URL the app under test connects with: the app role."""
+    return database_urls[2]
+
+
+@pytest.fixture(scope="session")
+def app(app_database_url):
+    """The Flask app bound to the test database as the app role."""
+    return create_app(TestConfig(app_database_url))
 
 
 @pytest.fixture

@@ -1,0 +1,181 @@
+"""The front proxy: nginx from a template in deploy/, with its own prefix in a folder of ours.
+
+`make run` and the tests start it the same way. It listens on 127.0.0.1 (HTTP, or HTTPS with
+HSTS when a certificate and key are given) and passes requests to gunicorn instances on Unix
+sockets. nginx runs in the foreground as our child (`daemon off`); its pid file lets `make stop`
+find it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backend.pgcluster import write_private_file
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
+
+TLS = """\
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:tls:1m;
+        add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;
+"""
+
+
+@dataclass(frozen=True)
+class FrontSettings:
+    """What the front needs to know; every size and time takes nginx's units (64k, 10s)."""
+
+    folder: Path
+    port: int
+    upstreams: list[Path]
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    json_max_body: str = "64k"
+    upload_max_body: str = "256m"
+    header_timeout: str = "10s"
+    body_timeout: str = "10s"
+    worker_processes: int = 1
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, folder: Path, upstreams: list[Path]) -> FrontSettings:
+        env = os.environ
+        cert, key = env.get("TLS_CERT_FILE"), env.get("TLS_KEY_FILE")
+        if bool(cert) != bool(key):
+            raise RuntimeError("TLS needs both TLS_CERT_FILE and TLS_KEY_FILE")
+        return cls(
+            folder=folder, port=int(env.get("PORT", "8000")), upstreams=upstreams,
+            tls_cert=Path(cert) if cert else None, tls_key=Path(key) if key else None,
+            json_max_body=env.get("JSON_MAX_BODY", "64k"),
+            upload_max_body=env.get("UPLOAD_MAX_BODY", "256m"),
+            header_timeout=env.get("CLIENT_HEADER_TIMEOUT", "10s"),
+            body_timeout=env.get("CLIENT_BODY_TIMEOUT", "10s"),
+            worker_processes=int(env.get("FRONT_WORKERS", "1")),
+        )
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
+
+def nginx_binary() -> str:
+    path = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(path).exists():
+        raise RuntimeError("nginx is not installed (make system-deps installs it)")
+    return path
+
+
+def render(settings: FrontSettings) -> str:
+    """The nginx.conf for these settings."""
+    folder = settings.folder.resolve()
+    tls = ""
+    if settings.tls_cert:
+        tls = TLS.format(cert=Path(settings.tls_cert).resolve(),
+                         key=Path(settings.tls_key).resolve())
+    values = {
+        # As root, nginx's workers would switch to `nobody`, who cannot enter our 0700 folders
+        # (gunicorn's socket, the buffers): they stay with the user that runs the stack.
+        "user": "user root root;" if os.geteuid() == 0 else "",
+        "worker_processes": str(settings.worker_processes),
+        "folder": str(folder),
+        "port": str(settings.port),
+        "listen_tls": " ssl" if settings.tls_cert else "",
+        "tls": tls,
+        "upstream_servers": "\n".join(f"        server unix:{Path(s).resolve()};"
+                                      for s in settings.upstreams),
+        "json_max_body": settings.json_max_body,
+        "upload_max_body": settings.upload_max_body,
+        "header_timeout": settings.header_timeout,
+        "body_timeout": settings.body_timeout,
+        **settings.extra,
+    }
+    text = TEMPLATE.read_text()
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    missing = re.findall(r"\{\{[a-z_]+\}\}", text)
+    if missing:
+        raise RuntimeError(f"nginx template fields without a value: {missing}")
+    return text
+
+
+def start_front(settings: FrontSettings, timeout: float = 20.0) -> subprocess.Popen:
+    """Write the configuration, check it, start nginx and wait until it accepts connections."""
+    old_umask = os.umask(0o077)
+    try:
+        folder = settings.folder
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+        for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (folder / "tmp" / name).mkdir(mode=0o700, parents=True, exist_ok=True)
+        conf = folder / "nginx.conf"
+        conf.unlink(missing_ok=True)
+        write_private_file(conf, render(settings))
+        command = [nginx_binary(), "-p", str(folder.resolve()), "-c", str(conf.resolve()),
+                   "-e", str(folder.resolve() / "error.log")]
+        check = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise RuntimeError(f"nginx configuration is invalid: {check.stderr.strip()}")
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    finally:
+        os.umask(old_umask)
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"nginx exited at start (see {folder / 'error.log'})")
+        try:
+            with socket.create_connection(("127.0.0.1", settings.port), timeout=1):
+                return proc
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.terminate()
+                raise RuntimeError(f"nginx did not listen on port {settings.port}") from None
+            time.sleep(0.05)
+
+
+def stop_front(folder: Path, proc: subprocess.Popen | None = None, timeout: float = 10.0) -> bool:
+    """Stop nginx gracefully (SIGQUIT): ours by handle, or the one whose pid file is in folder."""
+    pid = proc.pid if proc is not None else _pid(folder)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGQUIT)
+    except ProcessLookupError:
+        return False
+    if proc is not None:
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _pid(folder: Path) -> int | None:
+    try:
+        pid = int((folder / "nginx.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
