@@ -1,12 +1,14 @@
 # The two commands: `make run` serves the API with the sample data, `make test` runs the suite.
-# Both set up everything they need: Debian packages, the virtualenv, the database.
+# Both set up everything they need: Debian packages, the virtualenv (at the versions recorded in
+# requirements.lock), the database, Redis and the front proxy.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
 
-.PHONY: run test app stop bench lint system-deps install clean
+.PHONY: run test app stop bench lint system-deps install clean lock
 
 run: install system-deps
 	$(BIN)/python -m backend.serve
@@ -19,8 +21,9 @@ NEARBANK_API ?= http://127.0.0.1:8000
 app: install system-deps
 	$(BIN)/python -m mobile --api $(NEARBANK_API) $(APP_ARGS)
 
+# Stops everything `make run` started: the front, gunicorn, Redis and PostgreSQL.
 stop:
-	@if [ -x $(BIN)/python ]; then $(BIN)/python -m backend.pgcluster stop var/pgdata; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m backend.serve stop; fi
 
 bench: install system-deps
 	@bash bench/system-deps.sh
@@ -34,11 +37,25 @@ system-deps:
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,app]'
+	$(BIN)/pip install -q -c $(LOCK) -e '.[dev,app]'
 	touch $@
 
-clean: stop
+# Record the exact versions a fresh install resolves today (after changing pyproject.toml's
+# dependencies): a clean virtualenv in a temporary folder, then `pip freeze` into the lock.
+# Dependencies not in the lock yet still install (constraints only pin what they list).
+lock:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PYTHON) -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/pip" install -q --upgrade pip && \
+	"$$tmp/venv/bin/pip" install -q -e '.[dev,app]' && \
+	{ echo "# Exact versions of every dependency: regenerate with 'make lock'."; \
+	  "$$tmp/venv/bin/pip" freeze --exclude-editable; } > $(LOCK).new && \
+	mv $(LOCK).new $(LOCK) && echo "wrote $(LOCK)"
+
+# Stops everything, then removes the private services' data (wherever it lives) and .venv.
+clean:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m backend.serve clean; fi
 	rm -rf var $(VENV)

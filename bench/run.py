@@ -123,7 +123,7 @@ def bench_database() -> tuple[str, Path | None]:
     if not given:
         cluster = ensure_cluster(VAR / "pgdata")
         log(f"private PostGIS cluster on 127.0.0.1:{cluster.port} ({VAR / 'pgdata'})")
-        return cluster.url, VAR / "pgdata"
+        return cluster.admin_url, VAR / "pgdata"
     server = make_url(normalise_database_url(given))
     url = server.set(database=BENCH_DB).render_as_string(hide_password=False)
     with psycopg.connect(libpq_url(server.render_as_string(hide_password=False)),

@@ -1027,7 +1027,7 @@ def bench_server() -> tuple[str, Path | None]:
         return url, None
     cluster = ensure_cluster(CLUSTER)
     log(f"private PostGIS cluster on 127.0.0.1:{cluster.port} ({CLUSTER.relative_to(ROOT)})")
-    return cluster.url, CLUSTER
+    return cluster.admin_url, CLUSTER
 
 
 def recreate_database(server_url: str, name: str) -> str:
