@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -15,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from backend.pgcluster import destroy_cluster, free_port
+from backend.rediscluster import stop_redis
 
 ROOT = Path(__file__).resolve().parent.parent
+PRIVATE_SETTINGS = ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "JWT_SECRET_KEY", "BIND")
 
 
 def _walkthrough() -> str:
@@ -28,10 +31,22 @@ def _walkthrough() -> str:
 
 
 def _start(var: Path, port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JWT_SECRET_KEY")}
-    env.update(NEARBANK_VAR=str(var), PORT=str(port), WEB_CONCURRENCY="1", WEB_THREADS="2")
+    env = _env(var)
+    env.update(PORT=str(port), WEB_CONCURRENCY="1", WEB_THREADS="2")
     return subprocess.Popen([sys.executable, "-m", "backend.serve"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _env(var: Path) -> dict[str, str]:
+    """The environment of a user who has only the checkout (and `make run`'s var/)."""
+    env = {k: v for k, v in os.environ.items() if k not in PRIVATE_SETTINGS}
+    env["NEARBANK_VAR"] = str(var)
+    return env
+
+
+def _run(var: Path, *command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(list(command), cwd=ROOT, env=_env(var), capture_output=True,
+                          text=True, timeout=120)
 
 
 def _wait_ready(proc: subprocess.Popen, port: int, timeout: float = 120.0) -> None:
@@ -60,6 +75,7 @@ def _stop(proc: subprocess.Popen) -> str:
 def scratch(tmp_path_factory):
     var = tmp_path_factory.mktemp("make-run")
     yield var
+    stop_redis(var / "redis")
     destroy_cluster(var / "pgdata")
 
 
@@ -90,6 +106,25 @@ def test_make_run_serves_the_readme_walkthrough_and_second_run_reuses(scratch):
     for secret in ("51.5133", "-0.0890", "103.8514", "lat=", "lon="):
         assert secret not in first
 
+    # The operators' commands find the private services by themselves, as printed in README.
+    flask = str(Path(sys.executable).with_name("flask"))
+    listing = _run(scratch, flask, "--help")
+    assert listing.returncode == 0, listing.stderr
+    for group in ("db", "users", "places", "uploads"):
+        assert re.search(rf"^  {group} ", listing.stdout, re.M), listing.stdout
+    created = _run(scratch, flask, "users", "create", "--email", "ops@example.com", "--role",
+                   "maintainer", "--password", "a long enough password 1")
+    assert created.returncode == 0, created.stderr
+    loaded = _run(scratch, flask, "places", "load", "--if-empty",
+                  str(ROOT / "data" / "branches" / "sample.csv"))
+    assert loaded.returncode == 0 and "places exist already" in loaded.stdout, loaded.stderr
+
+    # Every file and folder under var/ is for our user alone (the secret was created so).
+    loose = [f"{oct(stat.S_IMODE(p.lstat().st_mode))} {p}" for p in [scratch, *scratch.rglob("*")]
+             if not p.is_symlink() and stat.S_IMODE(p.lstat().st_mode) & 0o077]
+    assert loose == []
+    assert stat.S_IMODE((scratch / "jwt-secret").stat().st_mode) == 0o600
+
     second = _start(scratch, port)
     try:
         _wait_ready(second, port)
@@ -100,6 +135,14 @@ def test_make_run_serves_the_readme_walkthrough_and_second_run_reuses(scratch):
         again = _stop(second)
     assert "places exist already; sample data not loaded again" in again
     assert "loaded:" not in again
+
+    # `make stop` stops what is left (Redis, PostgreSQL); `make clean` removes it all.
+    stopped = _run(scratch, sys.executable, "-m", "backend.serve", "stop")
+    assert "stopped: Redis, PostgreSQL" in stopped.stdout, stopped.stdout + stopped.stderr
+    assert not (scratch / "redis" / "redis.sock").exists()
+    cleaned = _run(scratch, sys.executable, "-m", "backend.serve", "clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert not scratch.exists()
 
 
 def _json_lines(output: str):
