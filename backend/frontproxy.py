@@ -38,7 +38,7 @@ class FrontSettings:
 
     folder: Path
     port: int
-    upstreams: list[Path]
+    upstreams: list[Path | str]  # Unix socket paths, or "host:port"
     tls_cert: Path | None = None
     tls_key: Path | None = None
     json_max_body: str = "64k"
@@ -49,7 +49,7 @@ class FrontSettings:
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, folder: Path, upstreams: list[Path]) -> FrontSettings:
+    def from_env(cls, folder: Path, upstreams: list[Path | str]) -> FrontSettings:
         env = os.environ
         cert, key = env.get("TLS_CERT_FILE"), env.get("TLS_KEY_FILE")
         if bool(cert) != bool(key):
@@ -76,6 +76,12 @@ def nginx_binary() -> str:
     return path
 
 
+def _upstream(server: Path | str) -> str:
+    if isinstance(server, Path) or str(server).startswith("/"):
+        return f"unix:{Path(server).resolve()}"
+    return str(server)
+
+
 def render(settings: FrontSettings) -> str:
     """The nginx.conf for these settings."""
     folder = settings.folder.resolve()
@@ -92,7 +98,7 @@ def render(settings: FrontSettings) -> str:
         "port": str(settings.port),
         "listen_tls": " ssl" if settings.tls_cert else "",
         "tls": tls,
-        "upstream_servers": "\n".join(f"        server unix:{Path(s).resolve()};"
+        "upstream_servers": "\n".join(f"        server {_upstream(s)};"
                                       for s in settings.upstreams),
         "json_max_body": settings.json_max_body,
         "upload_max_body": settings.upload_max_body,

@@ -28,11 +28,17 @@ WRK_SCRIPT = Path(__file__).resolve().with_name("wrk_paths.lua")
 class Gunicorn:
     """`gunicorn --config python:backend.gunicorn_conf backend.wsgi:app` in its own session."""
 
-    def __init__(self, database_url: str, workers: int, threads: int, log_path: Path) -> None:
+    def __init__(self, database_url: str, workers: int, threads: int, log_path: Path,
+                 via_front: bool = False) -> None:
         self.database_url, self.workers, self.threads = database_url, workers, threads
         self.log_path = log_path
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        # With via_front, `port` is nginx's (as `make run` serves) and gunicorn stays on
+        # `gunicorn_port`; the figures then include the front's cost.
+        self.via_front = via_front
+        self.gunicorn_port = self.port
+        self.front: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Gunicorn:
         self.start()
@@ -62,9 +68,19 @@ class Gunicorn:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}; "
                                    f"see {self.log_path}")
             if len(self.worker_pids()) == self.workers and self._healthy():
+                if self.via_front:
+                    self._start_front()
                 return
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not come up in {timeout:.0f}s; see {self.log_path}")
+
+    def _start_front(self) -> None:
+        from backend.frontproxy import FrontSettings, start_front
+
+        settings = FrontSettings(folder=self.log_path.parent / "front", port=free_port(),
+                                 upstreams=[f"127.0.0.1:{self.gunicorn_port}"])
+        self.front = start_front(settings)
+        self.port = settings.port
 
     def _healthy(self) -> bool:
         try:
@@ -78,7 +94,13 @@ class Gunicorn:
         return child_pids(self.process.pid) if self.process else []
 
     def stop(self) -> None:
-        """SIGTERM the whole process group, SIGKILL it if it lingers."""
+        """Stop the front, then SIGTERM gunicorn's process group, SIGKILL it if it lingers."""
+        if self.front is not None:
+            from backend.frontproxy import stop_front
+
+            front, self.front = self.front, None
+            stop_front(self.log_path.parent / "front", front)
+            self.port = self.gunicorn_port
         if self.process is None:
             return
         process, self.process = self.process, None

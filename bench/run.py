@@ -102,6 +102,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--write-docs", action=argparse.BooleanOptionalAction, default=True,
                         help=f"write {DOCS.relative_to(ROOT)} (default: yes)")
+    parser.add_argument("--via-front", action=argparse.BooleanOptionalAction, default=False,
+                        help="send the HTTP runs through the nginx front as `make run` serves "
+                             "them (default: straight to gunicorn)")
     parser.add_argument("--keep-cluster", action="store_true",
                         help="leave the private cluster running at the end")
     parser.add_argument("--uploads", action=argparse.BooleanOptionalAction, default=True,
@@ -282,7 +285,8 @@ def bench_size(args: argparse.Namespace, url: str, conn: psycopg.Connection, siz
     nearby_paths = [nearby_path(lat, lon, args.radius, args.limit) for lat, lon in points]
     log(f"gunicorn: {args.workers} workers x {args.threads} threads")
     sessions_before = _sessions(conn)
-    with Gunicorn(url, args.workers, args.threads, VAR / "gunicorn.log") as server:
+    with Gunicorn(url, args.workers, args.threads, VAR / "gunicorn.log",
+                  via_front=args.via_front) as server:
         for expected in answers:
             _merge(checks, check_http(server.port, expected, args.radius, args.limit))
         checks.points = len(answers)
@@ -480,6 +484,12 @@ def render(args: argparse.Namespace, argv: list[str], started: datetime, code: s
         f"- gunicorn as `make run` starts it (`--config python:backend.gunicorn_conf`, gthread): "
         f"{args.workers} workers x {args.threads} threads, access log off; each worker's "
         "SQLAlchemy pool keeps one connection per thread that used it",
+        ("- **HTTP figures go through the nginx front** (`deploy/nginx.conf.template`, as "
+         "`make run` serves; gunicorn behind it on loopback TCP): `make bench "
+         "BENCH_ARGS=--no-via-front` measures gunicorn alone"
+         if args.via_front else
+         "- **HTTP figures go straight to gunicorn** (on 127.0.0.1, no front proxy; `make run` "
+         "puts nginx in front): `make bench BENCH_ARGS=--via-front` measures through it"),
         "- **The load generator shares the machine's cores with gunicorn and PostgreSQL**: every "
         "HTTP figure includes wrk's own CPU (counted in the CPU table). wrk (one thread, "
         f"{args.concurrency} keep-alive connections) is the lightest client available.",
