@@ -46,7 +46,8 @@ class FrontSettings:
     header_timeout: str = "10s"
     body_timeout: str = "10s"
     worker_processes: int = 1
-    extra: dict[str, str] = field(default_factory=dict)
+    # Load balancers in front of nginx (addresses or CIDRs): their X-Forwarded-For is the client.
+    trusted_proxies: list[str] = field(default_factory=list)
 
     @classmethod
     def from_env(cls, folder: Path, upstreams: list[Path | str]) -> FrontSettings:
@@ -62,6 +63,7 @@ class FrontSettings:
             header_timeout=env.get("CLIENT_HEADER_TIMEOUT", "10s"),
             body_timeout=env.get("CLIENT_BODY_TIMEOUT", "10s"),
             worker_processes=int(env.get("FRONT_WORKERS", "1")),
+            trusted_proxies=env.get("FRONT_TRUSTED_PROXIES", "").split(),
         )
 
     @property
@@ -104,7 +106,9 @@ def render(settings: FrontSettings) -> str:
         "upload_max_body": settings.upload_max_body,
         "header_timeout": settings.header_timeout,
         "body_timeout": settings.body_timeout,
-        **settings.extra,
+        "real_ip": "".join(f"    set_real_ip_from {p};\n" for p in settings.trusted_proxies)
+        + ("    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;"
+           if settings.trusted_proxies else ""),
     }
     text = TEMPLATE.read_text()
     for key, value in values.items():

@@ -386,3 +386,46 @@ def test_tls_with_hsts(stack, tmp_path):
         assert plain.startswith(b"HTTP/1.1 400")
     finally:
         stack.stop_front("tls")
+
+
+def test_behind_a_balancer_the_client_is_its_forwarded_address_and_logged_as_a_network(stack):
+    front = stack.start_front("balanced", [stack.instances["a"].socket],
+                              trusted_proxies=["127.0.0.1"])
+    try:
+        import http.client
+
+        clients = {"198.51.100.77": "198.51.100.0/24", "2001:db8:abcd:12::1": "2001:db8:abcd::/48",
+                   "2001:db8::5": "2001:db8::/48", "::ffff:203.0.113.9": "203.0.113.0/24"}
+        for address in clients:
+            reply = request(http.client.HTTPConnection("127.0.0.1", front.port, timeout=10),
+                            "GET", NEARBY, headers={"X-Forwarded-For": address})
+            assert reply.status == 200
+        # The app sees the balancer's client: its own login count, not the balancer's.
+        body = {"email": "nobody@example.com", "password": "wrong password"}
+        statuses = [request(http.client.HTTPConnection("127.0.0.1", front.port, timeout=10),
+                            "POST", "/api/v1/auth/login", body=body,
+                            headers={"X-Forwarded-For": f"198.51.100.{i}"}).status
+                    for i in range(1, 13)]
+        assert statuses == [401] * 12
+    finally:
+        stack.stop_front("balanced")
+    log = (front.folder / "access.log").read_text()
+    for address, network in clients.items():
+        assert f"{network} [" in log, (network, log)
+        assert address not in log
+    assert LAT not in log and "?" not in log
+
+
+def test_a_duplicate_key_leaves_no_personal_data_in_the_database_log(stack):
+    url = stack.cluster.url.replace("+psycopg", "")
+    with psycopg.connect(url, autocommit=True) as conn, \
+            pytest.raises(psycopg.errors.UniqueViolation) as raised:
+        conn.execute("INSERT INTO users (public_id, email, password_hash, role) "
+                     "SELECT gen_random_uuid(), email, password_hash, role FROM users "
+                     "WHERE email = %s", ("holder@example.com",))
+    # The client gets the detail; the server's log does not.
+    assert "holder@example.com" in str(raised.value.diag.message_detail)
+    log = stack.cluster.datadir.parent / (stack.cluster.datadir.name + ".log")
+    text = log.read_text()
+    assert "duplicate key value violates unique constraint" in text
+    assert "holder@example.com" not in text
