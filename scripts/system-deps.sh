@@ -62,3 +62,11 @@ if [ -z "$pg_major" ]; then
   done
   postgis_ok "$pg_major" || apt-get install -y -q "postgresql-$pg_major-postgis-3"
 fi
+# The project starts its own nginx and Redis under var/. The machine-wide services these packages
+# start on a systemd machine (nginx's default site on port 80 of every address) are not wanted.
+for svc in nginx redis-server; do
+  if [[ " ${need[*]} " == *" $svc "* ]] && command -v systemctl >/dev/null \
+      && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl disable --now "$svc" || true
+  fi
+done
