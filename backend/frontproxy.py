@@ -46,6 +46,7 @@ class FrontSettings:
     header_timeout: str = "10s"
     body_timeout: str = "10s"
     worker_processes: int = 1
+    host: str = "127.0.0.1"  # FRONT_HOST: another address only when configured
     # Load balancers in front of nginx (addresses or CIDRs): their X-Forwarded-For is the client.
     trusted_proxies: list[str] = field(default_factory=list)
 
@@ -64,6 +65,7 @@ class FrontSettings:
             body_timeout=env.get("CLIENT_BODY_TIMEOUT", "10s"),
             worker_processes=int(env.get("FRONT_WORKERS", "1")),
             trusted_proxies=env.get("FRONT_TRUSTED_PROXIES", "").split(),
+            host=env.get("FRONT_HOST", "127.0.0.1"),
         )
 
     @property
@@ -98,6 +100,7 @@ def render(settings: FrontSettings) -> str:
         "worker_processes": str(settings.worker_processes),
         "folder": str(folder),
         "port": str(settings.port),
+        "host": f"[{settings.host}]" if ":" in settings.host else settings.host,
         "listen_tls": " ssl" if settings.tls_cert else "",
         "tls": tls,
         "upstream_servers": "\n".join(f"        server {_upstream(s)};"
@@ -144,7 +147,8 @@ def start_front(settings: FrontSettings, timeout: float = 20.0) -> subprocess.Po
         if proc.poll() is not None:
             raise RuntimeError(f"nginx exited at start (see {folder / 'error.log'})")
         try:
-            with socket.create_connection(("127.0.0.1", settings.port), timeout=1):
+            probe = "127.0.0.1" if settings.host in ("0.0.0.0", "127.0.0.1") else settings.host
+            with socket.create_connection((probe, settings.port), timeout=1):
                 return proc
         except OSError:
             if time.monotonic() > deadline:
