@@ -229,8 +229,13 @@ def clean() -> None:
 
     stop()
     var = var_path()
-    if (var / "pgdata").exists() or (var / "pgdata").is_symlink():
-        destroy_cluster(var / "pgdata")
+    if not var.exists():
+        return
+    # Every private cluster under var/ (make run's, the benchmarks'): each has a .port file.
+    for port_file in sorted(var.rglob("*.port")):
+        datadir = port_file.with_suffix("")
+        if datadir.exists() or datadir.is_symlink():
+            destroy_cluster(datadir)
     shutil.rmtree(var, ignore_errors=True)
 
 
