@@ -485,8 +485,9 @@ def render(args: argparse.Namespace, argv: list[str], started: datetime, code: s
         f"{args.workers} workers x {args.threads} threads, access log off; each worker's "
         "SQLAlchemy pool keeps one connection per thread that used it",
         ("- **HTTP figures go through the nginx front** (`deploy/nginx.conf.template`, as "
-         "`make run` serves; gunicorn behind it on loopback TCP): `make bench "
-         "BENCH_ARGS=--no-via-front` measures gunicorn alone"
+         "`make run` serves; gunicorn behind it on loopback TCP; nginx's own CPU is counted "
+         "under \"other processes\"): `make bench BENCH_ARGS=--no-via-front` measures gunicorn "
+         "alone"
          if args.via_front else
          "- **HTTP figures go straight to gunicorn** (on 127.0.0.1, no front proxy; `make run` "
          "puts nginx in front): `make bench BENCH_ARGS=--via-front` measures through it"),
