@@ -27,7 +27,7 @@ stop:
 
 bench: install system-deps
 	@bash bench/system-deps.sh
-	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	umask 077 && $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
