@@ -16,6 +16,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(places_group)
     app.cli.add_command(uploads_group)
+    app.cli.add_command(privacy_group)
 
 
 @click.group("db")
@@ -150,3 +151,20 @@ def uploads_submit(path: str, source: str, mode: str, file_format: str | None,
         except AppError as exc:
             raise click.ClickException(exc.detail or exc.title) from None
         click.echo("applied")
+
+
+@click.group("privacy")
+def privacy_group() -> None:
+    """Personal data: retention."""
+
+
+@privacy_group.command("purge")
+def privacy_purge() -> None:
+    """Remove what is past its retention (see docs/privacy.md); run daily after 00:00 UTC."""
+    from datetime import UTC, datetime
+
+    from backend.privacy.purge import purge
+
+    report = purge(db.session, datetime.now(UTC))
+    for line in report.lines():
+        click.echo(line)
