@@ -102,7 +102,7 @@ class Me(MethodView):
         return current_user
 
     @role_required("cardholder")
-    @blp.arguments(schemas.EraseSchema)
+    @blp.arguments(schemas.EraseSchema, required=False)
     @blp.response(204)
     @blp.alt_response(401, description="Neither a fresh token nor the right password.")
     @blp.doc(security=_BEARER)
