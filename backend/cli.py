@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -159,12 +160,15 @@ def privacy_group() -> None:
 
 
 @privacy_group.command("purge")
-def privacy_purge() -> None:
+@click.option("--log-dir", "log_dirs", multiple=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder of access logs whose rotated files expire (repeatable).")
+def privacy_purge(log_dirs: tuple[Path, ...]) -> None:
     """Remove what is past its retention (see docs/privacy.md); run daily after 00:00 UTC."""
     from datetime import UTC, datetime
 
     from backend.privacy.purge import purge
 
-    report = purge(db.session, datetime.now(UTC))
+    report = purge(db.session, datetime.now(UTC), log_folders=log_dirs)
     for line in report.lines():
         click.echo(line)

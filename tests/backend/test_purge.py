@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -26,7 +27,7 @@ def count(session, sql: str, **params) -> int:
     return session.execute(text(f"SELECT count(*) FROM {sql}"), params).scalar_one()
 
 
-def test_purge_removes_what_is_past_its_retention(world, runner, session, make_user):
+def test_purge_removes_what_is_past_its_retention(world, runner, session, make_user, tmp_path):
     today = datetime.now(UTC).date()
     yesterday = today - timedelta(days=1)
     merchant = world.merchant()
@@ -61,8 +62,20 @@ def test_purge_removes_what_is_past_its_retention(world, runner, session, make_u
     session.execute(text("INSERT INTO offer_day_keys (day, key) VALUES (:d, :k)"),
                     {"d": yesterday - timedelta(days=1), "k": b"\x01" * 32})
 
-    result = runner.invoke(args=["privacy", "purge"])
+    # Access logs: the live file and a recent rotation stay, an old rotation goes.
+    old = (datetime.now(UTC) - timedelta(days=15)).timestamp()
+    for name, mtime in (("access.log", old), ("access.log.1", old),
+                        ("access.log.2.gz", old), ("access.log-20261129", None),
+                        ("notes.txt", old)):
+        (tmp_path / name).write_text("x")
+        if mtime:
+            os.utime(tmp_path / name, (mtime, mtime))
+
+    result = runner.invoke(args=["privacy", "purge", "--log-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "access.log", "access.log-20261129", "notes.txt"]
+    assert "log files: 2" in result.output
     assert "days published: 3" in result.output  # the three ended days of the offer's life
     assert "day keys: 1" in result.output and "erased ledger entries: 1" in result.output
 
