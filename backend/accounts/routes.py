@@ -94,6 +94,9 @@ class Logout(MethodView):
 
 @blp.route("/me")
 class Me(MethodView):
+    # DELETE checks a password: limited like login, so a stolen token cannot guess it.
+    decorators = [limiter.limit(auth_rate_limit, methods=["DELETE"])]
+
     @jwt_required()
     @blp.response(200, schemas.MeSchema)
     @blp.doc(security=_BEARER)

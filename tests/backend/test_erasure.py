@@ -190,3 +190,20 @@ def test_erasure_is_documented_in_the_openapi_document(client):
     assert "204" in operation["responses"] and "401" in operation["responses"]
     assert operation["requestBody"]["required"] is False  # a fresh token needs no body
     assert "password" in spec["components"]["schemas"]["Erase"]["properties"]
+
+
+def test_guessing_the_password_through_erasure_is_rate_limited(app, client, make_user):
+    from backend.extensions import limiter
+
+    user = make_user("cardholder")
+    stale = bearer(stale_access_token(client, sign_in(client, user.email)))
+    app.config["AUTH_RATE_LIMIT"] = "3 per minute"
+    limiter.reset()
+    try:
+        codes = [client.delete(ME, headers=stale, json={"password": "guess"}).status_code
+                 for _ in range(4)]
+        assert codes == [401, 401, 401, 429]
+        assert client.get(ME, headers=stale).status_code == 200  # reading is not limited
+    finally:
+        app.config["AUTH_RATE_LIMIT"] = "10000 per minute"
+        limiter.reset()
