@@ -34,8 +34,9 @@ class ConsentInputSchema(ma.Schema):
         metadata={"description": "At most this many offers per request."})
     channel = fields.String(load_default="api", validate=validate.OneOf(consent.CHANNELS),
                             metadata={"description": "Where the cardholder made the choice."})
+    # Not checked here beyond a sane length: a withdrawal is never refused for its version.
     policy_version = fields.String(
-        validate=validate.Length(max=32),
+        validate=validate.Length(max=1024),
         metadata={"description": "The version of the promotions notice the cardholder was shown "
                                  "(GET /api/v1/privacy/notices/promotions). Required when "
                                  "promotions_enabled is true (422 without it, 409 when it is "

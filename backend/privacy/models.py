@@ -25,6 +25,8 @@ class PrivacyNotice(Base):
     __tablename__ = "privacy_notices"
     __table_args__ = (
         CheckConstraint("topic IN ('promotions')", name="ck_privacy_notices_topic"),
+        CheckConstraint("version ~ '^[0-9A-Za-z][0-9A-Za-z._-]{0,31}$'",
+                        name="ck_privacy_notices_version"),
         UniqueConstraint("topic", "version", name="uq_privacy_notices_topic_version"),
     )
 

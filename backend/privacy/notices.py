@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,6 +17,9 @@ TOPICS = (PROMOTIONS,)
 # Language tags of the texts, as the API names them (BCP 47).
 LANGUAGES = ("en", "zh-Hans")
 NOTICE_URL = "/api/v1/privacy/notices/promotions"
+# What a version looks like ("2026-11"); the table's check constraint says the same. Anything
+# else is no version at all and never reaches a query (a NUL byte would make the driver fail).
+VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,31}")
 
 
 def current_notice(session: Session, topic: str, today: date | None = None) -> PrivacyNotice:
@@ -41,6 +45,8 @@ def current_version(session: Session, topic: str = PROMOTIONS,
 
 def notice_by_version(session: Session, topic: str, version: str) -> PrivacyNotice | None:
     """One version of a topic's notice, or None when there is no such version."""
+    if not VERSION.fullmatch(version):
+        return None
     return session.scalars(select(PrivacyNotice).where(
         PrivacyNotice.topic == topic, PrivacyNotice.version == version)).first()
 
@@ -53,7 +59,7 @@ def get_notice(session: Session, topic: str, version: str, today: date | None = 
     """
     notice = notice_by_version(session, topic, version)
     if notice is None:
-        raise NotFound(f"There is no {topic} notice of version {version!r}.")
+        raise NotFound(f"There is no {topic} notice of this version.")
     return notice_json(notice, current_version(session, topic, today))
 
 

@@ -68,6 +68,8 @@ def upgrade() -> None:
         sa.Column("body_zh", sa.Text(), nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False, server_default=sa.func.now()),
         sa.CheckConstraint("topic IN ('promotions')", name="ck_privacy_notices_topic"),
+        sa.CheckConstraint("version ~ '^[0-9A-Za-z][0-9A-Za-z._-]{0,31}$'",
+                           name="ck_privacy_notices_version"),
         sa.UniqueConstraint("topic", "version", name="uq_privacy_notices_topic_version"),
     )
     op.bulk_insert(notices, [PROMOTIONS_2026_11])
