@@ -35,6 +35,7 @@ def create_app(config: Any = None) -> Flask:
     from backend.cli import register_cli
     from backend.offers.routes import merchants_blp, offers_blp, review_blp
     from backend.places.routes import blp as places_blp
+    from backend.privacy.routes import blp as privacy_blp
     from backend.uploads.routes import blp as uploads_blp
 
     init_auth(app)
@@ -45,6 +46,7 @@ def create_app(config: Any = None) -> Flask:
     api.register_blueprint(review_blp)
     api.register_blueprint(offers_blp)
     api.register_blueprint(uploads_blp)
+    api.register_blueprint(privacy_blp)
     _register_operational_routes(app)
     register_cli(app)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -16,6 +17,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(places_group)
     app.cli.add_command(uploads_group)
+    app.cli.add_command(privacy_group)
 
 
 @click.group("db")
@@ -151,3 +153,23 @@ def uploads_submit(path: str, source: str, mode: str, file_format: str | None,
         except AppError as exc:
             raise click.ClickException(exc.detail or exc.title) from None
         click.echo("applied")
+
+
+@click.group("privacy")
+def privacy_group() -> None:
+    """Personal data: retention."""
+
+
+@privacy_group.command("purge")
+@click.option("--log-dir", "log_dirs", multiple=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder of access logs whose rotated files expire (repeatable).")
+def privacy_purge(log_dirs: tuple[Path, ...]) -> None:
+    """Remove what is past its retention (see docs/privacy.md); run daily after 00:00 UTC."""
+    from datetime import UTC, datetime
+
+    from backend.privacy.purge import purge
+
+    report = purge(db.session, datetime.now(UTC), log_folders=log_dirs)
+    for line in report.lines():
+        click.echo(line)

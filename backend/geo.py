@@ -19,6 +19,30 @@ def geodesic_inverse(lat1: float, lon1: float, lat2: float, lon2: float) -> tupl
     return result["s12"], result["azi1"] % 360.0
 
 
+# Metres per degree of latitude (mean; it varies by under 1% from equator to pole).
+_M_PER_DEGREE_LAT = 111_320.0
+OFFERS_GRID_M = 100.0
+
+
+def snap_to_grid(lat: float, lon: float, cell_m: float = OFFERS_GRID_M) -> tuple[float, float]:
+    """The centre of the grid cell, about `cell_m` on a side, that contains the point.
+
+    Rows are `cell_m` of latitude tall; each row is cut into a whole number of columns about
+    `cell_m` wide at the row's centre, so every point of a cell maps to the same centre, at most
+    about 0.71 `cell_m` away.
+    """
+    lat_step = cell_m / _M_PER_DEGREE_LAT
+    rows = math.ceil(180.0 / lat_step)
+    row = min(rows - 1, math.floor((lat + 90.0) / lat_step))
+    centre_lat = min(90.0, -90.0 + (row + 0.5) * lat_step)
+    width_m = cell_m / max(math.cos(math.radians(centre_lat)), 1e-9)
+    columns = max(1, math.floor(360.0 / (width_m / _M_PER_DEGREE_LAT)))
+    lon_step = 360.0 / columns
+    column = math.floor((lon + 180.0) / lon_step) % columns
+    centre_lon = -180.0 + (column + 0.5) * lon_step
+    return round(centre_lat, 7), round(centre_lon, 7)
+
+
 def latitude_problem(value: float) -> str | None:
     """Why a latitude is unacceptable, or None; never echoes the value."""
     if not math.isfinite(value):

@@ -8,7 +8,7 @@ withdrawal takes effect on the very next one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -16,10 +16,15 @@ from sqlalchemy.orm import Session
 
 from backend import vocab
 from backend.accounts.models import Consent, ConsentEvent, RevokedSession, User
-from backend.errors import BadRequest, Conflict
+from backend.errors import PROBLEM_BASE, AppError, BadRequest, Conflict, field_error
+from backend.privacy import notices
 
-# The version of the promotions notice the cardholder agrees to; a new text gets a new version.
-POLICY_VERSION = "2026-11"
+
+class NoticeNotNamed(AppError):
+    """A grant or change that does not name the notice version the cardholder was shown."""
+
+    status, type, title = 422, PROBLEM_BASE + "policy-version", "Which notice was shown?"
+
 DEFAULT_MAX_OFFERS = 5
 MAX_OFFERS_LIMIT = 20
 CHANNELS = ("app", "web", "api")
@@ -42,14 +47,14 @@ class ConsentState:
     policy_version: str | None
     updated_at: datetime | None
 
-    def to_json(self) -> dict[str, Any]:
-        """The state as the API shows it."""
+    def to_json(self, current_policy_version: str) -> dict[str, Any]:
+        """The state as the API shows it, next to the version of the notice in force."""
         return {
             "promotions_enabled": self.promotions_enabled,
             "categories": list(self.categories),
             "max_offers": self.max_offers,
             "policy_version": self.policy_version,
-            "current_policy_version": POLICY_VERSION,
+            "current_policy_version": current_policy_version,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
             "available_categories": list(vocab.OFFER_CATEGORIES),
         }
@@ -75,8 +80,13 @@ def set_consent(session: Session, user_id: int, *, promotions_enabled: bool,
 
     Setting the same state again changes nothing and records nothing.
 
+    The ledger records the notice version the client named. Turning promotions on, or
+    changing categories while on, must name the current version; a withdrawal never needs one
+    and is never refused (a known version it names is recorded, anything else as none).
+
     :raises BadRequest: for unknown categories, no category while enabling, or a bad maximum.
-    :raises Conflict: when the app shows an older policy than the current one.
+    :raises NoticeNotNamed: (422) when saying yes without naming a version, or naming none known.
+    :raises Conflict: when the version named is an older notice than the current one.
     """
     categories = tuple(dict.fromkeys(categories))  # keep the order given, drop repeats
     errors = []
@@ -94,11 +104,7 @@ def set_consent(session: Session, user_id: int, *, promotions_enabled: bool,
         errors.append({"field": "channel", "message": f"Must be one of {', '.join(CHANNELS)}."})
     if errors:
         raise BadRequest("The consent cannot be recorded.", errors)
-    # An outdated notice only matters for saying yes: a withdrawal is never refused.
-    if promotions_enabled and policy_version is not None and policy_version != POLICY_VERSION:
-        raise Conflict(f"The promotions notice is now version {POLICY_VERSION}; show it to the "
-                       "cardholder and send their answer with that version.",
-                       current_policy_version=POLICY_VERSION)
+    recorded_version = _named_version(session, promotions_enabled, policy_version, now.date())
 
     # Lock the user's row (it always exists, unlike a first consent row) so that two
     # simultaneous changes are compared and recorded one after the other.
@@ -107,7 +113,7 @@ def set_consent(session: Session, user_id: int, *, promotions_enabled: bool,
     before = get_consent(session, user_id)
     unchanged = (before.promotions_enabled == promotions_enabled
                  and before.categories == categories and before.max_offers == max_offers
-                 and (not promotions_enabled or before.policy_version == POLICY_VERSION))
+                 and (not promotions_enabled or before.policy_version == recorded_version))
     if unchanged:
         session.commit()  # ends the transaction and its lock
         return before
@@ -123,14 +129,44 @@ def set_consent(session: Session, user_id: int, *, promotions_enabled: bool,
     row.promotions_enabled = promotions_enabled
     row.categories = list(categories)
     row.max_offers = max_offers
-    row.policy_version = POLICY_VERSION
+    row.policy_version = recorded_version
     row.updated_at = now
     session.add(ConsentEvent(user_id=user_id, recorded_at=now, action=action,
                              promotions_enabled=promotions_enabled, categories=list(categories),
-                             max_offers=max_offers, policy_version=POLICY_VERSION,
+                             max_offers=max_offers, policy_version=recorded_version,
                              channel=channel))
     session.commit()
     return get_consent(session, user_id)
+
+
+def _named_version(session: Session, promotions_enabled: bool, policy_version: str | None,
+                   today: date) -> str | None:
+    """The notice version to record for this choice.
+
+    :raises NoticeNotNamed: when saying yes without a version, or with one never published.
+    :raises Conflict: when saying yes to an older notice than the one in force.
+    """
+    known = (notices.notice_by_version(session, notices.PROMOTIONS, policy_version)
+             if policy_version else None)
+    if not promotions_enabled:
+        return known.version if known else None
+    current = notices.current_version(session, notices.PROMOTIONS, today)
+    if policy_version is None:
+        raise NoticeNotNamed(
+            "Turning promotions on or changing categories needs the version of the notice the "
+            f"cardholder was shown: GET {notices.NOTICE_URL}, show it, and send its version.",
+            [field_error("policy_version", "Required when promotions_enabled is true.")],
+            current_policy_version=current, notice_url=notices.NOTICE_URL)
+    if known is None:
+        raise NoticeNotNamed(
+            f"There is no promotions notice of this version; the current one is {current}.",
+            [field_error("policy_version", "No promotions notice has this version.")],
+            current_policy_version=current, notice_url=notices.NOTICE_URL)
+    if known.version != current:
+        raise Conflict(f"The promotions notice is now version {current}; show it to the "
+                       "cardholder and send their answer with that version.",
+                       current_policy_version=current, notice_url=notices.NOTICE_URL)
+    return current
 
 
 def consent_history(session: Session, user_id: int) -> list[dict[str, Any]]:
@@ -171,7 +207,8 @@ def export_user_data(session: Session, user: User) -> dict[str, Any]:
             "card_tier": user.card_tier,
             "created_at": user.created_at.isoformat() if user.created_at else None,
         },
-        "consent": get_consent(session, user.id).to_json(),
+        "consent": get_consent(session, user.id).to_json(
+            notices.current_version(session, notices.PROMOTIONS)),
         "consent_history": consent_history(session, user.id),
         "ended_login_sessions": [{"revoked_at": s.revoked_at.isoformat(),
                                   "forgotten_after": s.expires_at.isoformat()}

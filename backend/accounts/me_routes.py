@@ -13,6 +13,7 @@ from backend import vocab
 from backend.accounts import consent
 from backend.accounts.auth import role_required
 from backend.extensions import Blueprint, db
+from backend.privacy import notices
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1",
                 description="A cardholder's consent to promotions and their data.")
@@ -33,10 +34,14 @@ class ConsentInputSchema(ma.Schema):
         metadata={"description": "At most this many offers per request."})
     channel = fields.String(load_default="api", validate=validate.OneOf(consent.CHANNELS),
                             metadata={"description": "Where the cardholder made the choice."})
+    # Not checked here beyond a sane length: a withdrawal is never refused for its version.
     policy_version = fields.String(
-        validate=validate.Length(max=32),
-        metadata={"description": "The version of the promotions notice the cardholder saw; "
-                                 "409 when it is not the current one."})
+        validate=validate.Length(max=1024),
+        metadata={"description": "The version of the promotions notice the cardholder was shown "
+                                 "(GET /api/v1/privacy/notices/promotions). Required when "
+                                 "promotions_enabled is true (422 without it, 409 when it is "
+                                 "not the current one); optional for a withdrawal, which is "
+                                 "never refused."})
 
 
 class ConsentSchema(ma.Schema):
@@ -81,6 +86,10 @@ class DataExportSchema(ma.Schema):
     not_kept = fields.List(fields.String())
 
 
+def _current_version() -> str:
+    return notices.current_version(db.session, notices.PROMOTIONS, datetime.now(UTC).date())
+
+
 @blp.route("/me/consent")
 class MyConsent(MethodView):
     @role_required("cardholder")
@@ -88,17 +97,20 @@ class MyConsent(MethodView):
     @blp.doc(security=_BEARER)
     def get(self):
         """Whether promotions are on, for which categories and how many offers at most."""
-        return consent.get_consent(db.session, current_user.id).to_json()
+        return consent.get_consent(db.session, current_user.id).to_json(_current_version())
 
     @role_required("cardholder")
     @blp.arguments(ConsentInputSchema)
     @blp.response(200, ConsentSchema)
-    @blp.alt_response(409, description="The app showed an older promotions notice.")
+    @blp.alt_response(409, description="The app showed an older promotions notice; the body "
+                                       "carries `current_policy_version`.")
+    @blp.alt_response(422, description="Promotions turned on without naming the notice version "
+                                       "shown (`policy_version`), or naming one never published.")
     @blp.doc(security=_BEARER)
     def put(self, args):
         """Turn promotions on or off (one call withdraws), choose categories and the maximum."""
-        return consent.set_consent(db.session, current_user.id, now=datetime.now(UTC),
-                                   **args).to_json()
+        state = consent.set_consent(db.session, current_user.id, now=datetime.now(UTC), **args)
+        return state.to_json(_current_version())
 
 
 @blp.route("/me/consent/history")

@@ -89,7 +89,10 @@ class Consent(Base):
 
 
 class ConsentEvent(Base):
-    """One entry of the append-only consent ledger: a grant, a change or a withdrawal."""
+    """One entry of the append-only consent ledger: a grant, a change or a withdrawal.
+
+    The one update allowed (a trigger checks it) is forgetting whose entry it is, at erasure.
+    """
 
     __tablename__ = "consent_events"
     __table_args__ = (
@@ -99,11 +102,15 @@ class ConsentEvent(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # NULL once the account is erased: the entry then names no one (proof that consent existed).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # A random id given at erasure, grouping an erased person's entries; derived from nothing.
+    erased_subject: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     action: Mapped[str] = mapped_column(String(16))
     promotions_enabled: Mapped[bool] = mapped_column()
     categories: Mapped[list[str]] = mapped_column(ARRAY(Text))
     max_offers: Mapped[int] = mapped_column(SmallInteger)
-    policy_version: Mapped[str] = mapped_column(String(32))
+    # The notice version the cardholder named; NULL for a withdrawal that named none.
+    policy_version: Mapped[str | None] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))

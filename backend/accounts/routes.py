@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from flask.views import MethodView
@@ -16,7 +16,9 @@ from flask_jwt_extended import (
 )
 
 from backend.accounts import schemas, service
+from backend.accounts.auth import role_required
 from backend.extensions import Blueprint, auth_rate_limit, db, limiter
+from backend.privacy import erasure
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign in and out.")
 _BEARER = [{"bearerAuth": []}]
@@ -26,11 +28,25 @@ def _claims(user, sid: str) -> dict:
     return {"role": user.role, "sid": sid}
 
 
-def _access_token(user, sid: str) -> dict:
-    token = create_access_token(identity=str(user.id), additional_claims=_claims(user, sid))
+# An access token straight from a login with the password counts as fresh this long: enough to
+# confirm erasure without typing the password again.
+FRESH_FOR = timedelta(minutes=5)
+
+
+def _access_token(user, sid: str, fresh: bool | timedelta = False) -> dict:
+    token = create_access_token(identity=str(user.id), additional_claims=_claims(user, sid),
+                                fresh=fresh)
     lifetime = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     return {"access_token": token, "token_type": "Bearer",
             "expires_in": int(lifetime.total_seconds())}
+
+
+def _is_fresh(claims: dict) -> bool:
+    """Whether the token came from a login with the password and is still within FRESH_FOR."""
+    fresh = claims.get("fresh", False)
+    if isinstance(fresh, bool):
+        return fresh
+    return datetime.now(UTC).timestamp() <= float(fresh)
 
 
 @blp.route("/auth/login")
@@ -44,7 +60,7 @@ class Login(MethodView):
         """Exchange credentials for an access token and a refresh token."""
         user = service.authenticate(db.session, args["email"], args["password"])
         sid = str(uuid.uuid4())  # one login session; logout revokes all its tokens
-        tokens = _access_token(user, sid)
+        tokens = _access_token(user, sid, fresh=FRESH_FOR)
         tokens["refresh_token"] = create_refresh_token(identity=str(user.id),
                                                        additional_claims=_claims(user, sid))
         return tokens
@@ -78,9 +94,26 @@ class Logout(MethodView):
 
 @blp.route("/me")
 class Me(MethodView):
+    # DELETE checks a password: limited like login, so a stolen token cannot guess it.
+    decorators = [limiter.limit(auth_rate_limit, methods=["DELETE"])]
+
     @jwt_required()
     @blp.response(200, schemas.MeSchema)
     @blp.doc(security=_BEARER)
     def get(self):
         """The signed-in user."""
         return current_user
+
+    @role_required("cardholder")
+    @blp.arguments(schemas.EraseSchema, required=False)
+    @blp.response(204)
+    @blp.alt_response(401, description="Neither a fresh token nor the right password.")
+    @blp.doc(security=_BEARER)
+    def delete(self, args):
+        """Delete your account and personal data; every token of the account stops working.
+
+        Send `{"password": "..."}`, or call within a few minutes of logging in. The consent
+        ledger is kept without anything that names you (proof that consent existed).
+        """
+        erasure.erase_cardholder(db.session, current_user, password=args.get("password"),
+                                 fresh_token=_is_fresh(get_jwt()))

@@ -29,3 +29,11 @@ class MeSchema(ma.Schema):
     role = fields.String()
     display_name = fields.String(allow_none=True)
     card_tier = fields.String(allow_none=True)
+
+
+class EraseSchema(ma.Schema):
+    """Confirmation for deleting the account: the password, unless the token is fresh."""
+
+    password = fields.String(load_only=True, validate=ma.validate.Length(min=1, max=1024),
+                             metadata={"description": "Not needed within a few minutes of a "
+                                                      "login."})

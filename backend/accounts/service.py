@@ -85,6 +85,14 @@ def authenticate(session: Session, email: str, password: str) -> User:
     return user
 
 
+def verify_password(user: User, password: str) -> bool:
+    """Whether the password is the user's (for confirming a sensitive action)."""
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def get_user(session: Session, user_id: int) -> User | None:
     """The active user with this id, or None."""
     user = session.get(User, user_id)

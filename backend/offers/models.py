@@ -1,4 +1,4 @@
-"""Merchants, their stores and offers, and the per-offer daily show counter."""
+"""Merchants, their stores and offers, and the per-offer daily counts of cardholders."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     SmallInteger,
     String,
@@ -184,12 +186,43 @@ class Offer(Base):
     stores: Mapped[list[Store]] = relationship(secondary=offer_stores, order_by=Store.id)
 
 
-class OfferDailyShow(Base):
-    """How many nearby answers showed an offer on a (UTC) day: the only trace of a request."""
+class OfferDayKey(Base):
+    """The secret of one UTC day that turns a cardholder into an unlinkable viewer token.
 
-    __tablename__ = "offer_daily_shows"
+    Deleted when the day has ended: the day's tokens can then no longer be tied to anyone.
+    """
+
+    __tablename__ = "offer_day_keys"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    key: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OfferDayViewer(Base):
+    """One cardholder shown an offer on a day, as a keyed hash; counted, then deleted."""
+
+    __tablename__ = "offer_day_viewers"
+    __table_args__ = (Index("ix_offer_day_viewers_day", "day"),)
 
     offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"),
                                           primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    viewer: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+
+
+class OfferDailyReach(Base):
+    """How many cardholders were shown an offer on an ended day, published once with noise."""
+
+    __tablename__ = "offer_daily_reach"
+    __table_args__ = (
+        CheckConstraint("cardholders >= 0", name="ck_offer_daily_reach_cardholders"),
+    )
+
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    cardholders: Mapped[int] = mapped_column(BigInteger)
+    epsilon: Mapped[float] = mapped_column(Float)
+    published_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

@@ -16,10 +16,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from backend import vocab
-from backend.accounts.consent import POLICY_VERSION, get_consent
+from backend.accounts.consent import get_consent
 from backend.errors import PROBLEM_BASE, Forbidden
-from backend.geo import geodesic_inverse
-from backend.offers.service import benefit_json, count_shows
+from backend.geo import geodesic_inverse, snap_to_grid
+from backend.offers import reach
+from backend.offers.service import benefit_json
+from backend.privacy import notices
 
 CONSENT_URL = "/api/v1/me/consent"
 
@@ -33,12 +35,22 @@ class PromotionsNotEnabled(Forbidden):
 
 @dataclass(frozen=True)
 class OffersNearbyQuery:
-    """Where the cardholder is, how far to look and which categories; lives for one request."""
+    """Where the cardholder is, how far to look and which categories; lives for one request.
+
+    The point is snapped to the centre of its ~100 m grid cell as the query is made, before any
+    use: an offer area is at least 0.05 km², so finer precision serves no purpose here. (Branch
+    and ATM search keep the exact point: a cardholder needs it to find a door.)
+    """
 
     lat: float
     lon: float
     radius_m: float
     categories: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        lat, lon = snap_to_grid(self.lat, self.lon)
+        object.__setattr__(self, "lat", lat)
+        object.__setattr__(self, "lon", lon)
 
 
 _POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography"
@@ -98,7 +110,7 @@ def find_offers_nearby(session: Session, user_id: int, card_tier: str | None,
                        query: OffersNearbyQuery, now: datetime) -> dict[str, Any]:
     """Approved, valid offers of verified merchants near the cardholder, as GeoJSON.
 
-    Counts each returned offer once on today's (UTC) show counter.
+    Counts the cardholder once per returned offer and UTC day, as an unlinkable token.
 
     :raises PromotionsNotEnabled: when the cardholder's consent is off.
     """
@@ -107,11 +119,12 @@ def find_offers_nearby(session: Session, user_id: int, card_tier: str | None,
         raise PromotionsNotEnabled(
             "Offers are shown only to cardholders who turn promotions on. Ask the user whether "
             "they want offers from the bank's partner merchants when they ask for them, and in "
-            f"which categories; if they agree, PUT {CONSENT_URL} with "
-            '{"promotions_enabled": true, "categories": [...], "channel": "app"}, then ask '
-            "again.",
+            f"which categories, showing the notice at {notices.NOTICE_URL}; if they agree, PUT "
+            f'{CONSENT_URL} with {{"promotions_enabled": true, "categories": [...], '
+            '"policy_version": "<the version shown>", "channel": "app"}, then ask again.',
             consent_url=CONSENT_URL, categories=list(vocab.OFFER_CATEGORIES),
-            policy_version=POLICY_VERSION)
+            policy_version=notices.current_version(session, notices.PROMOTIONS, now.date()),
+            notice_url=notices.NOTICE_URL)
     categories = [c for c in consent.categories
                   if query.categories is None or c in query.categories]
     rows: list[Any] = []
@@ -120,7 +133,8 @@ def find_offers_nearby(session: Session, user_id: int, card_tier: str | None,
             "lat": query.lat, "lon": query.lon, "radius_m": query.radius_m, "now": now,
             "categories": categories, "tier": card_tier, "max_offers": consent.max_offers,
         }).mappings().all()
-    count_shows(session, [row["id"] for row in rows], now.astimezone(UTC).date())
+    reach.record_viewers(session, user_id, [row["id"] for row in rows],
+                         now.astimezone(UTC).date())
     session.commit()
     features = [_feature(row, query, card_tier or "", now) for row in rows]
     return {"type": "FeatureCollection", "features": features, "count": len(features),

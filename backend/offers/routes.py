@@ -181,9 +181,14 @@ class MyOfferStats(MethodView):
     @merchants_blp.response(200, schemas.StatsSchema)
     @merchants_blp.doc(security=_BEARER)
     def get(self, args, offer_id):
-        """How many times the offer was shown per (UTC) day; nothing about who or where."""
-        return service.offer_stats(db.session, _merchant(), offer_id, args.get("from_"),
-                                   args.get("to"))
+        """Cardholders the offer reached per ended UTC day, with differential-privacy noise.
+
+        Each day's value is the number of distinct cardholders shown the offer plus noise from
+        the two-sided geometric mechanism (epsilon per offer per day in `privacy`), drawn once
+        and stored: asking again returns the same value. Nothing about who or where.
+        """
+        return service.offer_stats(db.session, _merchant(), offer_id, _now().date(),
+                                   args.get("from_"), args.get("to"))
 
 
 # --- review -----------------------------------------------------------------------------------

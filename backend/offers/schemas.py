@@ -292,15 +292,30 @@ class StatsQuerySchema(ma.Schema):
             raise ma.ValidationError("Must not be before `from`.", "to")
 
 
+class StatsPrivacySchema(ma.Schema):
+    """How the published values are protected."""
+
+    mechanism = fields.String(metadata={"example": "two-sided geometric"})
+    epsilon_per_day = fields.Float(metadata={
+        "description": "Privacy loss per offer per UTC day for one cardholder."})
+    noise_sd = fields.Float(metadata={"description": "Standard deviation of the noise."})
+    guess_bound = fields.Float(metadata={
+        "description": "e^eps / (1 + e^eps): the best rate at which anyone can guess, from one "
+                       "day's value, whether a given cardholder was counted."})
+
+
 class StatsSchema(ma.Schema):
-    """How many answers showed the offer, per UTC day; nothing about who or where."""
+    """Cardholders an offer reached per ended UTC day, with noise; nothing about who or where."""
 
     offer_id = fields.String()
     days = fields.List(fields.Dict(), metadata={
-        "description": "{day, shown, fewer_than}, oldest first; a day with fewer shows than "
-                       "min_reported_shows has shown null and fewer_than set"})
-    total_shown = fields.Integer(metadata={"description": "The sum of the days reported."})
-    min_reported_shows = fields.Integer()
+        "description": "{day, cardholders}, oldest first, every ended day of the offer's "
+                       "validity in the range (days with nobody too): distinct cardholders "
+                       "shown the offer plus noise, never below 0"})
+    total_cardholder_days = fields.Integer(metadata={"description": "The sum of the days."})
+    published_through = fields.String(metadata={
+        "description": "The last day published (yesterday, UTC); today's count is not shown."})
+    privacy = fields.Nested(StatsPrivacySchema)
 
 
 # --- review -----------------------------------------------------------------------------------

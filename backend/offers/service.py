@@ -1,4 +1,4 @@
-"""Merchants, their stores and offers, the review workflow, and per-offer show counts.
+"""Merchants, their stores and offers, the review workflow, and per-offer daily reach.
 
 A merchant reaches only its own merchant, stores and offers: every lookup is by (public id,
 merchant), so another merchant's id answers 404 exactly like an id that does not exist.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -22,13 +23,13 @@ from sqlalchemy.orm import Session, selectinload
 from backend.accounts.service import create_user
 from backend.db import get_by_public_id
 from backend.errors import BadRequest, Conflict, NotFound
+from backend.offers import reach
 from backend.offers.areas import Area, geodesic_area_m2
-from backend.offers.models import Merchant, Offer, OfferDailyShow, Store
+from backend.offers.models import Merchant, Offer, Store
 from backend.regions import in_service_region, region_containing, timezone_of
 from backend.uploads.geocoding import Geocoder, GeocodingUnavailable
 
 _SERVICE_REGIONS = "Great Britain, Singapore and Hong Kong"
-MIN_REPORTED_SHOWS = 10
 
 
 def _uuid(value: str | uuid.UUID, what: str) -> uuid.UUID:
@@ -416,39 +417,26 @@ def withdraw_offer(session: Session, merchant: Merchant, offer_id: str) -> None:
     session.commit()
 
 
-def offer_stats(session: Session, merchant: Merchant, offer_id: str,
-                day_from: date | None = None, day_to: date | None = None) -> dict[str, Any]:
-    """How many nearby answers showed the offer, per UTC day; nothing about who or where.
+def offer_stats(session: Session, merchant: Merchant, offer_id: str, today: date,
+                day_from: date | None = None, day_to: date | None = None,
+                rng: random.Random = reach.SYSTEM_RANDOM) -> dict[str, Any]:
+    """How many cardholders the offer reached per ended UTC day, with differential-privacy noise.
+
+    Days not yet published are published now (noise drawn once and stored).
 
     :raises NotFound: when the merchant has no offer with that id.
     """
     offer = get_offer(session, merchant, offer_id)
-    query = select(OfferDailyShow.day, OfferDailyShow.count).where(
-        OfferDailyShow.offer_id == offer.id).order_by(OfferDailyShow.day)
-    if day_from:
-        query = query.where(OfferDailyShow.day >= day_from)
-    if day_to:
-        query = query.where(OfferDailyShow.day <= day_to)
-    # A small count could tell a merchant that one known person passed by: days below the
-    # threshold say only "fewer than", and the total counts only what is shown.
-    days = [{"day": day.isoformat(), "shown": count if count >= MIN_REPORTED_SHOWS else None,
-             "fewer_than": None if count >= MIN_REPORTED_SHOWS else MIN_REPORTED_SHOWS}
-            for day, count in session.execute(query)]
+    reach.publish_ended_days(session, today, rng, offer_id=offer.id, day_from=day_from,
+                             day_to=day_to)
+    session.commit()
+    days = reach.published_days(session, offer.id, day_from, day_to)
     return {"offer_id": str(offer.public_id), "days": days,
-            "total_shown": sum(d["shown"] or 0 for d in days),
-            "min_reported_shows": MIN_REPORTED_SHOWS}
-
-
-def count_shows(session: Session, offer_ids: list[int], day: date) -> None:
-    """Add one to each offer's show count of the day (one nearby answer showed them)."""
-    if not offer_ids:
-        return
-    # Sorted, so that concurrent answers lock the counter rows in the same order.
-    session.execute(text("""
-        INSERT INTO offer_daily_shows (offer_id, day, count)
-        SELECT id, :day, 1 FROM unnest(CAST(:ids AS bigint[])) AS id
-        ON CONFLICT (offer_id, day) DO UPDATE SET count = offer_daily_shows.count + 1
-    """), {"ids": sorted(set(offer_ids)), "day": day})
+            "total_cardholder_days": sum(d["cardholders"] for d in days),
+            "published_through": reach.yesterday(today).isoformat(),
+            "privacy": {"mechanism": reach.MECHANISM, "epsilon_per_day": reach.EPSILON,
+                        "noise_sd": round(reach.noise_sd(), 2),
+                        "guess_bound": round(reach.guess_bound(), 4)}}
 
 
 def benefit_json(kind: str, percent: Decimal | None, amount: Decimal | None,

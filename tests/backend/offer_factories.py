@@ -46,6 +46,13 @@ class OfferWorld:
         self.login = login
 
     @cached_property
+    def notice_version(self) -> str:
+        """The version of the promotions notice in force, as an app reads it before asking."""
+        response = self.client.get("/api/v1/privacy/notices/promotions")
+        assert response.status_code == 200, response.json
+        return response.json["version"]
+
+    @cached_property
     def reviewer(self) -> dict[str, str]:
         """Bearer headers of a reviewer."""
         return {"Authorization": f"Bearer {self.login('reviewer')['access_token']}"}
@@ -118,7 +125,8 @@ class OfferWorld:
         """PUT the cardholder's consent."""
         response = self.client.put("/api/v1/me/consent", headers=headers, json={
             "promotions_enabled": enabled, "categories": categories or [],
-            "max_offers": max_offers, "channel": "app"})
+            "max_offers": max_offers, "channel": "app",
+            "policy_version": self.notice_version})
         assert response.status_code == 200, response.json
         return response.json
 

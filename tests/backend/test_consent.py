@@ -7,7 +7,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from backend import vocab
-from backend.accounts.consent import POLICY_VERSION
 from tests.backend.offer_factories import (  # noqa: F401 (a fixture)
     PROBLEM,
     OfferWorld,
@@ -17,6 +16,7 @@ from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 CONSENT = "/api/v1/me/consent"
+POLICY_VERSION = "2026-11"  # the promotions notice that migration 0004_privacy publishes
 
 
 @pytest.fixture
@@ -51,14 +51,14 @@ def test_off_by_default_with_no_history(client, cardholder):
 
 def test_grant_change_withdraw_are_each_recorded(client, cardholder):
     granted = put(client, cardholder, promotions_enabled=True, categories=["dining", "cafes"],
-                  max_offers=3, channel="app")
+                  max_offers=3, channel="app", policy_version=POLICY_VERSION)
     assert granted.status_code == 200
     assert granted.json["promotions_enabled"] is True
     assert granted.json["categories"] == ["dining", "cafes"]
     assert granted.json["max_offers"] == 3
     assert granted.json["policy_version"] == POLICY_VERSION
     assert put(client, cardholder, promotions_enabled=True, categories=["travel"],
-               channel="web").status_code == 200
+               channel="web", policy_version=POLICY_VERSION).status_code == 200
     # One call withdraws; categories are not kept.
     withdrawn = put(client, cardholder, promotions_enabled=False)
     assert withdrawn.json["promotions_enabled"] is False and withdrawn.json["categories"] == []
@@ -71,7 +71,9 @@ def test_grant_change_withdraw_are_each_recorded(client, cardholder):
         ("changed", True, ["travel"], 5, "web"),
         ("withdrawn", False, [], 5, "api"),
     ]
-    assert {e["policy_version"] for e in events} == {POLICY_VERSION}
+    # The ledger records the version named: the grant and the change named it, the withdrawal
+    # named none (and needs none).
+    assert [e["policy_version"] for e in events] == [POLICY_VERSION, POLICY_VERSION, None]
     times = [e["recorded_at"] for e in events]
     assert times == sorted(times) and all("+00:00" in t for t in times)
 
@@ -80,7 +82,8 @@ def test_setting_the_same_choice_again_records_nothing(client, cardholder):
     put(client, cardholder, promotions_enabled=False)  # already off: no change
     assert history(client, cardholder) == []
     for _ in range(2):
-        put(client, cardholder, promotions_enabled=True, categories=["dining"])
+        put(client, cardholder, promotions_enabled=True, categories=["dining"],
+            policy_version=POLICY_VERSION)
     assert [e["action"] for e in history(client, cardholder)] == ["granted"]
 
 
@@ -110,13 +113,124 @@ def test_invalid_choices_are_a_400_naming_the_field(client, cardholder, body, fi
     assert history(client, cardholder) == []
 
 
-def test_an_answer_to_an_old_notice_is_a_409(client, cardholder):
-    response = put(client, cardholder, promotions_enabled=True, categories=["dining"],
-                   policy_version="2020-01")
-    assert response.status_code == 409
+NOTICE = "/api/v1/privacy/notices/promotions"
+
+
+def publish_notice(session, version: str, published_on: str) -> None:
+    """Publish another version of the promotions notice (as a release's migration would)."""
+    session.execute(text("""
+        INSERT INTO privacy_notices (topic, version, published_on, title_en, body_en,
+                                     title_zh, body_zh)
+        VALUES ('promotions', :version, CAST(:published_on AS date), 'Offers', :body, '优惠',
+                :body)"""), {"version": version, "published_on": published_on,
+                              "body": f"Text of {version}"})
+
+
+def test_the_current_notice_is_served_in_english_and_chinese(client):
+    response = client.get(NOTICE)
+    assert response.status_code == 200
+    notice = response.json
+    assert notice["topic"] == "promotions" and notice["version"] == POLICY_VERSION
+    assert notice["current"] is True and notice["current_version"] == POLICY_VERSION
+    assert notice["published_on"] == "2026-11-24"
+    assert notice["languages"] == ["en", "zh-Hans"] and set(notice["texts"]) == {"en", "zh-Hans"}
+    assert "only when you ask" in notice["texts"]["en"]["body"]
+    assert "100" in notice["texts"]["en"]["body"]  # it says how precise the position is
+    assert "优惠" in notice["texts"]["zh-Hans"]["title"] and notice["texts"]["zh-Hans"]["body"]
+    assert client.get(f"{NOTICE}/{POLICY_VERSION}").json == notice
+    missing = client.get(f"{NOTICE}/1999-01")
+    assert missing.status_code == 404 and missing.content_type == PROBLEM
+
+
+def test_a_newer_notice_becomes_current_and_older_ones_stay_readable(client, session):
+    publish_notice(session, "2026-12", "2026-11-30")
+    publish_notice(session, "2099-01", "2099-01-01")  # announced, not yet in force
+    assert client.get(NOTICE).json["version"] == "2026-12"
+    old = client.get(f"{NOTICE}/{POLICY_VERSION}").json
+    assert old["current"] is False and old["current_version"] == "2026-12"
+    assert client.get(f"{NOTICE}/2099-01").json["current"] is False
+
+
+def test_a_published_notice_never_changes(session):
+    with pytest.raises(DBAPIError, match="never changes"), session.begin_nested():
+        session.execute(text("UPDATE privacy_notices SET body_en = 'Something else'"))
+
+
+@pytest.mark.parametrize("body", [
+    {"promotions_enabled": True, "categories": ["dining"]},
+    {"promotions_enabled": True, "categories": ["dining"], "policy_version": "1999-01"},
+])
+def test_saying_yes_without_naming_a_published_notice_is_a_422(client, cardholder, body):
+    response = client.put(CONSENT, headers=cardholder, json=body)
+    assert response.status_code == 422 and response.content_type == PROBLEM
+    assert [e["field"] for e in response.json["errors"]] == ["policy_version"]
     assert response.json["current_policy_version"] == POLICY_VERSION
+    assert response.json["notice_url"] == NOTICE
+    assert history(client, cardholder) == []
+    assert client.get(CONSENT, headers=cardholder).json["promotions_enabled"] is False
+
+
+def test_changing_categories_names_the_notice_too(client, cardholder):
+    put(client, cardholder, promotions_enabled=True, categories=["dining"],
+        policy_version=POLICY_VERSION)
+    response = put(client, cardholder, promotions_enabled=True, categories=["travel"])
+    assert response.status_code == 422
+    assert response.json["errors"][0]["field"] == "policy_version"
+    assert client.get(CONSENT, headers=cardholder).json["categories"] == ["dining"]
+    assert len(history(client, cardholder)) == 1
+
+
+def test_an_answer_to_an_old_notice_is_a_409_with_the_current_version(client, cardholder,
+                                                                        session):
+    publish_notice(session, "2026-12", "2026-11-30")
+    response = put(client, cardholder, promotions_enabled=True, categories=["dining"],
+                   policy_version=POLICY_VERSION)
+    assert response.status_code == 409 and response.content_type == PROBLEM
+    assert response.json["current_policy_version"] == "2026-12"
+    assert history(client, cardholder) == []
     assert put(client, cardholder, promotions_enabled=True, categories=["dining"],
-               policy_version=POLICY_VERSION).status_code == 200
+               policy_version="2026-12").status_code == 200
+    consent = client.get(CONSENT, headers=cardholder).json
+    assert consent["policy_version"] == consent["current_policy_version"] == "2026-12"
+    assert [e["policy_version"] for e in history(client, cardholder)] == ["2026-12"]
+
+
+def test_agreeing_again_to_a_new_notice_is_recorded(client, cardholder, session):
+    put(client, cardholder, promotions_enabled=True, categories=["dining"],
+        policy_version=POLICY_VERSION)
+    publish_notice(session, "2026-12", "2026-11-30")
+    stale = client.get(CONSENT, headers=cardholder).json
+    # What an app compares to know it should show the new notice:
+    assert (stale["policy_version"], stale["current_policy_version"]) == (POLICY_VERSION,
+                                                                         "2026-12")
+    put(client, cardholder, promotions_enabled=True, categories=["dining"],
+        policy_version="2026-12")
+    assert [(e["action"], e["policy_version"]) for e in history(client, cardholder)] == [
+        ("granted", POLICY_VERSION), ("changed", "2026-12")]
+
+
+@pytest.mark.parametrize(("named", "recorded"), [
+    (None, None), (POLICY_VERSION, POLICY_VERSION), ("1999-01", None), ("x" * 32, None),
+])
+def test_a_withdrawal_is_never_refused(client, cardholder, session, named, recorded):
+    put(client, cardholder, promotions_enabled=True, categories=["dining"],
+        policy_version=POLICY_VERSION)
+    publish_notice(session, "2026-12", "2026-11-30")  # the one agreed to is now outdated
+    body = {"promotions_enabled": False, **({"policy_version": named} if named else {})}
+    response = client.put(CONSENT, headers=cardholder, json=body)
+    assert response.status_code == 200 and response.json["promotions_enabled"] is False
+    withdrawal = history(client, cardholder)[-1]
+    assert withdrawal["action"] == "withdrawn" and withdrawal["policy_version"] == recorded
+
+
+def test_the_notices_and_the_rules_are_in_the_openapi_document(client):
+    spec = client.get("/api/v1/openapi.json").json
+    assert {"/api/v1/privacy/notices/promotions",
+            "/api/v1/privacy/notices/promotions/{version}"} <= set(spec["paths"])
+    put_doc = spec["paths"]["/api/v1/me/consent"]["put"]
+    assert {"409", "422"} <= set(put_doc["responses"])
+    notice = spec["paths"]["/api/v1/privacy/notices/promotions"]["get"]
+    assert notice["responses"]["200"]
 
 
 @pytest.mark.parametrize("role", ["merchant", "reviewer", "maintainer", "admin"])
@@ -137,7 +251,8 @@ def test_a_token_is_required(client, method, path):
 
 
 def test_the_ledger_is_append_only(client, cardholder, session):
-    put(client, cardholder, promotions_enabled=True, categories=["dining"])
+    put(client, cardholder, promotions_enabled=True, categories=["dining"],
+        policy_version=POLICY_VERSION)
     with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
         session.execute(text("UPDATE consent_events SET channel = 'web'"))
 
@@ -184,7 +299,7 @@ def test_forgetting_offer_activity_leaves_nothing_behind(client, world, session)
     headers = world.cardholder()
     assert len(world.nearby(headers, 51.5007, -0.1246).json["features"]) == 1
     assert client.delete("/api/v1/me/offer-activity", headers=headers).status_code == 204
-    # Nothing per-user existed: the day's count names no one and stays.
-    assert session.execute(text("SELECT sum(count) FROM offer_daily_shows")).scalar() == 1
+    # Nothing per-user existed: today's viewer token names no one and stays to be counted.
+    assert session.execute(text("SELECT count(*) FROM offer_day_viewers")).scalar() == 1
     # The choice itself is not offer activity: it stays until the cardholder changes it.
     assert client.get(CONSENT, headers=headers).json["promotions_enabled"] is True

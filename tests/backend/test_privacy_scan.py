@@ -1,6 +1,6 @@
 """After a run of nearby requests, no request coordinate is anywhere in the database or the logs.
 
-The only trace an offers request may leave is +1 on a per-offer daily counter.
+The only trace an offers request may leave is an unlinkable token per offer and day.
 """
 
 from __future__ import annotations
@@ -113,11 +113,14 @@ def test_no_request_coordinate_is_stored_or_logged(world, client, session, caplo
     logged = caplog.text + "\n".join(str(r.args) for r in caplog.records)
     assert [form for form in FORBIDDEN if form in logged] == []
 
-    # What the requests left: day counts per offer, nothing else and nothing per user.
+    # What the requests left: one token per (offer, day, cardholder) under today's key, nothing
+    # else, and no user id in any form a reader could match.
     after = snapshot(session)
-    assert [t for t in after if after[t] != before.get(t)] == ["offer_daily_shows"]
-    counts = session.execute(text("SELECT count(*), sum(count) FROM offer_daily_shows")).one()
-    assert tuple(counts) == (3, shown)
+    assert [t for t in after if after[t] != before.get(t)] == ["offer_day_keys",
+                                                               "offer_day_viewers"]
+    counts = session.execute(text("SELECT count(*), count(DISTINCT offer_id), count(DISTINCT day) "
+                                  "FROM offer_day_viewers")).one()
+    assert tuple(counts) == (3, 3, 1)  # one cardholder, three offers shown, however often
 
     # The scan does find a coordinate that is stored (here a store put at the query point).
     world.store(london, *QUERY_POINTS[0], name="Control")

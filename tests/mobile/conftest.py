@@ -160,6 +160,8 @@ class LiveBackend:
         token = self.login(*user)
         body = {"promotions_enabled": promotions,
                 "categories": list(categories) if promotions else [], "channel": "web"}
+        if promotions:  # saying yes names the notice shown
+            body["policy_version"] = self.call("GET", "/privacy/notices/promotions")["version"]
         self.call("PUT", "/me/consent", token, json=body)
 
     def seed_offers(self) -> None:

@@ -6,6 +6,7 @@ import stat
 from urllib.parse import parse_qs
 
 import pytest
+from sqlalchemy import text
 
 from mobile.core import errors
 from mobile.core.api import ApiClient
@@ -210,9 +211,19 @@ def test_consent_round_trip_history_and_offers(api, cardholder, backend):
         api.offers_nearby(*BANK)  # withdrawal applies to the very next request
 
 
-def test_an_outdated_policy_version_is_a_conflict(api, cardholder):
+def test_an_outdated_policy_version_is_a_conflict(api, cardholder, backend):
+    with backend.db() as session:  # an earlier notice, superseded by the current one
+        session.execute(text("""
+            INSERT INTO privacy_notices (topic, version, published_on, title_en, body_en,
+                                         title_zh, body_zh)
+            VALUES ('promotions', '2026-06', DATE '2026-06-01', 'Offers', 'Earlier text.',
+                    '优惠', '较早的文本。')
+            ON CONFLICT DO NOTHING"""))
+        session.commit()
     api.sign_in(*cardholder)
     with pytest.raises(errors.Conflict):
+        api.update_consent(True, ["cafes"], 5, "2026-06")
+    with pytest.raises(errors.InvalidRequest):  # never published
         api.update_consent(True, ["cafes"], 5, "1999-01")
 
 
