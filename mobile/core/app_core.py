@@ -50,7 +50,10 @@ class AppCore:
 
         self.session = SessionPresenter(self.api, runner)
         self.nearby = NearbyPresenter(self.api, runner, location, self.settings, self.cache, now)
-        self.detail = DetailPresenter(self.api, runner, uri_opener)
+        # The UI sets `clipboard` to the platform's (kivy is not imported here).
+        self.clipboard: Callable[[str], None] = lambda _text: None
+        self.detail = DetailPresenter(self.api, runner, uri_opener,
+                                      lambda text: self.clipboard(text))
         self.offers = OffersPresenter(self.api, runner, location, self.settings,
                                       self.session.session_ended, now)
         self.privacy = PrivacyPresenter(self.api, runner, self.settings,
