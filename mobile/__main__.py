@@ -17,6 +17,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--place", default=None,
                         help='the place to search from on a desktop, in any common notation '
                              '(e.g. "51.5133, -0.0890"); remembered in the settings')
+    parser.add_argument("--tiles", default=os.environ.get("NEARBANK_TILES"),
+                        help="the street map's tile URL template, {z}/{x}/{y} "
+                             "(default: OpenStreetMap's)")
     parser.add_argument("--size", default="420x860",
                         help="window size on a desktop, WIDTHxHEIGHT (default %(default)s)")
     return parser.parse_args(argv)
@@ -45,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     from mobile.core.location import LocationParseError, parse_location
     from mobile.ui.app import NearbankApp
 
-    app = NearbankApp(api_url=args.api, data_dir=args.data_dir)
+    app = NearbankApp(api_url=args.api, data_dir=args.data_dir, tile_url=args.tiles)
     if args.place:
         try:
             lat, lon = parse_location(args.place)

@@ -113,9 +113,10 @@ class NearbankApp(App):
     lang = StringProperty("en")
 
     def __init__(self, api_url: str = "http://127.0.0.1:8000", data_dir: str | None = None,
-                 core: AppCore | None = None, **kwargs) -> None:
+                 core: AppCore | None = None, tile_url: str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.api_url = api_url
+        self.tile_url = tile_url
         self.data_dir = data_dir
         self.core = core
         self.font_path: str | None = None
@@ -126,8 +127,10 @@ class NearbankApp(App):
         self.font_path = use_cjk_font()
         Window.clearcolor = theme.BACKGROUND
         if self.core is None:
+            # Tiles get their own threads, so a slow tile server never delays a search.
             self.core = AppCore(self.api_url, self.data_dir or self.user_data_dir,
-                                ThreadRunner(post_to_ui))
+                                ThreadRunner(post_to_ui), tile_url=self.tile_url,
+                                tile_runner=ThreadRunner(post_to_ui, workers=4))
         if self.initial_place is not None:
             lat, lon, label = self.initial_place
             self.core.settings.update(place_lat=lat, place_lon=lon, place_label=label)
