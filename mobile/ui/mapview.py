@@ -283,6 +283,21 @@ class StreetMap(StencilView):
         tone_of = {p.id: t for p, t in zip(self.places, self.tones, strict=False)}
         # Markers are a finger apart on screen: clustered by 48 dp at the current zoom.
         self.clusters = cluster(self.places, int(self.zoom), dp(theme.TOUCH) / self.scale)
+        # The position first, so a marker on top of it stays visible and tappable.
+        if self.you is not None:
+            x, y = self.to_screen(*self.you)
+            add(Color(*theme.WHITE))
+            add(Ellipse(pos=(x - dp(11), y - dp(11)), size=(dp(22), dp(22))))
+            add(Color(*theme.ACCENT))
+            add(Ellipse(pos=(x - dp(8), y - dp(8)), size=(dp(16), dp(16))))
+            if self.you_label:
+                texture = self._label(self.you_label, theme.TEXT, int(dp(13)))
+                add(Color(*theme.WHITE))
+                add(Rectangle(pos=(x + dp(12), y - texture.height / 2 - dp(2)),
+                              size=(texture.width + dp(8), texture.height + dp(4))))
+                add(Color(1, 1, 1, 1))
+                add(Rectangle(texture=texture, size=texture.size,
+                              pos=(x + dp(16), y - texture.height / 2)))
         radius = dp(16)
         for item in self.clusters:
             x, y = self.to_screen(item.places[0].lat, item.places[0].lon)
@@ -300,20 +315,6 @@ class StreetMap(StencilView):
             add(Color(1, 1, 1, 1))
             add(Rectangle(texture=texture, size=texture.size,
                           pos=(x - texture.width / 2, y - texture.height / 2)))
-        if self.you is not None:
-            x, y = self.to_screen(*self.you)
-            add(Color(*theme.WHITE))
-            add(Ellipse(pos=(x - dp(11), y - dp(11)), size=(dp(22), dp(22))))
-            add(Color(*theme.ACCENT))
-            add(Ellipse(pos=(x - dp(8), y - dp(8)), size=(dp(16), dp(16))))
-            if self.you_label:
-                texture = self._label(self.you_label, theme.TEXT, int(dp(13)))
-                add(Color(*theme.WHITE))
-                add(Rectangle(pos=(x + dp(12), y - texture.height / 2 - dp(2)),
-                              size=(texture.width + dp(8), texture.height + dp(4))))
-                add(Color(1, 1, 1, 1))
-                add(Rectangle(texture=texture, size=texture.size,
-                              pos=(x + dp(16), y - texture.height / 2)))
 
     # -- touch ------------------------------------------------------------------------------
 
@@ -384,6 +385,9 @@ def filters_text(screen: BaseScreen, state: NearbyState) -> str:
     return ", ".join(screen.t(f"filter.{f}") for f in sorted(state.filters))
 
 
+FIT_NEAREST = 8
+
+
 class MapScreen(BaseScreen):
     """The same results as the Nearby list on a street map (the radar if tiles fail)."""
 
@@ -433,8 +437,9 @@ class MapScreen(BaseScreen):
                 streets.tiles_failed = False  # new results: try the street map again
             self._fitted = key
             streets.moved = False
-            zoom = fit_zoom(fix.lat, fix.lon, state.places, streets.width / streets.scale,
-                            streets.height / streets.scale)
+            # Street level around the nearest few; the count says how many more there are.
+            zoom = fit_zoom(fix.lat, fix.lon, state.places[:FIT_NEAREST],
+                            streets.width / streets.scale, streets.height / streets.scale)
             streets.show(fix.lat, fix.lon, zoom)
         radar = self.ids.radar
         radar.tones = tones
