@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, StringProperty
 
@@ -65,7 +66,7 @@ class DetailScreen(BaseScreen):
         now = self.core.now()
         if place.id != self._showing:  # another place: start at its name and Directions
             self._showing = place.id
-            ids.scroller.scroll_y = 1
+            self._scroll_to_top()
         ids.name.text = place.name
         ids.kind.text = self.t(f"kind.{place.kind}") + (f" · {place.brand}" if place.brand
                                                        and place.brand not in place.name else "")
@@ -92,10 +93,19 @@ class DetailScreen(BaseScreen):
             self.t(state.notice, **dict(state.notice_values)) if state.notice else "")
         if state.loading:
             ids.message.text = self.t("detail.loading")
+        had_week = bool(self.hour_rows)
         self._render_week(state)
+        if self.hour_rows and not had_week:
+            self._scroll_to_top()
         verified = state.detail.last_verified_at if state.detail else None
         ids.verified.text = self.t("detail.verified", date=t.date(verified.date())) \
             if verified else ""
+
+    def _scroll_to_top(self) -> None:
+        scroller = self.ids.scroller
+        scroller.scroll_y = 1
+        # Again once the new content is laid out (its height changes as the week arrives).
+        Clock.schedule_once(lambda _dt: setattr(scroller, "scroll_y", 1), 0)
 
     def _render_week(self, state: DetailState) -> None:
         box = self.ids.week
