@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test app stop bench lint system-deps install clean
+.PHONY: run test app stop bench lint system-deps install clean screenshots
 
 run: install system-deps
 	$(BIN)/python -m backend.serve
@@ -18,6 +18,11 @@ test: install system-deps
 NEARBANK_API ?= http://127.0.0.1:8000
 app: install system-deps
 	$(BIN)/python -m mobile --api $(NEARBANK_API) $(APP_ARGS)
+
+# Refresh the committed screenshots in docs/screenshots/ (the screen tests alone write to a
+# temporary folder).
+screenshots: install system-deps
+	NEARBANK_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/mobile/ui -q
 
 stop:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m backend.pgcluster stop var/pgdata; fi

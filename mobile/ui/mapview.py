@@ -292,12 +292,14 @@ class StreetMap(StencilView):
             add(Ellipse(pos=(x - dp(8), y - dp(8)), size=(dp(16), dp(16))))
             if self.you_label:
                 texture = self._label(self.you_label, theme.TEXT, int(dp(13)))
+                # Below the dot, where a marker drawn on the position does not cover it.
+                top = y - dp(14)
                 add(Color(*theme.WHITE))
-                add(Rectangle(pos=(x + dp(12), y - texture.height / 2 - dp(2)),
+                add(Rectangle(pos=(x - texture.width / 2 - dp(4), top - texture.height - dp(4)),
                               size=(texture.width + dp(8), texture.height + dp(4))))
                 add(Color(1, 1, 1, 1))
                 add(Rectangle(texture=texture, size=texture.size,
-                              pos=(x + dp(16), y - texture.height / 2)))
+                              pos=(x - texture.width / 2, top - texture.height - dp(2))))
         radius = dp(16)
         for item in self.clusters:
             x, y = self.to_screen(item.places[0].lat, item.places[0].lon)

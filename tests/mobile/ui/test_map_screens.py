@@ -56,6 +56,7 @@ def test_tiles_are_fetched_for_the_zoom_and_area_around_the_cardholder(ui, cardh
     subtitle = ui.screen("map").ids.subtitle.text
     assert f"{len(nearby.rows)} places" in subtitle and "no filters" in subtitle
     assert streets.you == (BANK[0], BANK[1])
+    ui.screenshot("map")
 
 
 def test_zoom_out_clusters_markers_and_a_cluster_tap_zooms_in(ui, cardholder):
