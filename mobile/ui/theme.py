@@ -27,6 +27,8 @@ WARNING_TEXT = (0.420, 0.255, 0.0, 1)
 HIGHLIGHT = (0.890, 0.945, 0.984, 1)  # a pressed card, today's row
 WHITE = (1, 1, 1, 1)
 ON_PRIMARY_MUTED = (0.84, 0.89, 0.95, 1)  # captions on the navy header
+HEADER_BUTTON = (0.172, 0.323, 0.490, 1)  # a button on the navy header
+HEADER_BUTTON_DOWN = (0.294, 0.423, 0.565, 1)  # ... while pressed
 DISABLED_BG = (0.878, 0.894, 0.914, 1)
 DISABLED_TEXT = (0.322, 0.361, 0.412, 1)
 TONES = {"open": OPEN, "soon": SOON, "closed": CLOSED, "unknown": MUTED}
@@ -43,7 +45,9 @@ TEXT_ON: dict[str, tuple[str, ...]] = {
     "SOON": ("CARD", "HIGHLIGHT", "BACKGROUND"),
     "CLOSED": ("CARD", "HIGHLIGHT", "BACKGROUND"),
     "WARNING_TEXT": ("WARNING_BG",),
-    "WHITE": ("PRIMARY", "PRIMARY_DARK", "CLOSED", "ACCENT"),
+    # White on buttons, and on map markers filled with a status colour.
+    "WHITE": ("PRIMARY", "PRIMARY_DARK", "CLOSED", "ACCENT", "OPEN", "SOON", "MUTED",
+              "HEADER_BUTTON", "HEADER_BUTTON_DOWN"),
     "ON_PRIMARY_MUTED": ("PRIMARY", "PRIMARY_DARK"),
     "DISABLED_TEXT": ("DISABLED_BG",),
 }
