@@ -15,6 +15,7 @@ from pathlib import Path
 from kivy.clock import Clock
 from kivy.core.image import Image as CoreImage
 from kivy.core.text import Label as CoreLabel
+from kivy.core.window import Window
 from kivy.graphics import Color, Ellipse, InstructionGroup, Line, Rectangle
 from kivy.graphics.texture import Texture
 from kivy.lang import Builder
@@ -331,7 +332,8 @@ class StreetMap(StencilView):
         touch.grab(self)
         touch.ud["map-start"] = touch.pos
         self._touches.append(touch)
-        self._pinch_base = None
+        # A second finger starts a pinch, measured from where both fingers are now.
+        self._pinch_base = (_spread(*self._touches[:2]) if len(self._touches) == 2 else None)
         return True
 
     def on_touch_move(self, touch):  # type: ignore[override]
@@ -339,12 +341,14 @@ class StreetMap(StencilView):
             return super().on_touch_move(touch)
         if len(self._touches) >= 2:
             a, b = self._touches[:2]
-            spread = math.dist(a.pos, b.pos)
+            spread = _spread(a, b)
             if self._pinch_base is None:
                 self._pinch_base = spread
             elif spread > 0 and abs(math.log2(spread / self._pinch_base)) >= 1:
-                middle = ((a.x + b.x) / 2, (a.y + b.y) / 2)
-                self.zoom_by(1 if spread > self._pinch_base else -1, around=middle)
+                middle = self.to_widget((a.sx + b.sx) / 2 * Window.width,
+                                        (a.sy + b.sy) / 2 * Window.height)
+                self.zoom_by(1 if spread > self._pinch_base else -1,
+                             around=self.to_parent(*middle))
                 self._pinch_base = spread
             return True
         self.pan(touch.dx, touch.dy)
@@ -378,6 +382,11 @@ class StreetMap(StencilView):
 
     def on_place(self, place: Place) -> None:
         """A place's marker was tapped."""
+
+
+def _spread(a, b) -> float:
+    """Two fingers' distance in window pixels (their `pos` may be in different local frames)."""
+    return math.hypot((a.sx - b.sx) * Window.width, (a.sy - b.sy) * Window.height)
 
 
 def filters_text(screen: BaseScreen, state: NearbyState) -> str:

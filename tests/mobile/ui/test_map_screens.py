@@ -114,3 +114,22 @@ def test_without_tiles_the_radar_stands_in(ui, cardholder):
     _touch(ui, *radar.marker_pos(nearest))
     ui.wait_until(lambda: ui.current == "detail", "the detail page from the radar")
     assert ui.core.detail.state.place == nearest.place
+
+
+def test_two_fingers_spread_apart_zoom_in(ui, cardholder):
+    _, streets = _map_with_results(ui, cardholder)
+    start = int(streets.zoom)
+    cx, cy = streets.to_window(*streets.center)
+    left, right = UnitTestTouch(cx - 25, cy), UnitTestTouch(cx + 25, cy)
+    left.touch_down()
+    right.touch_down()
+    ui.frames(1)
+    for step in range(1, 11):  # the fingers end five times as far apart: two steps in
+        right.touch_move(cx + 25 + 10 * step, cy)
+        left.touch_move(cx - 25 - 10 * step, cy)
+        ui.frames(1)
+    right.touch_up()
+    left.touch_up()
+    ui.frames(2)
+    assert int(streets.zoom) == start + 2
+    assert ui.current == "map"  # a pinch is not a tap
