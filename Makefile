@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 
-.PHONY: run test app stop bench lint system-deps install clean lock
+.PHONY: run test app stop bench lint system-deps install clean lock screenshots
 
 run: install system-deps
 	$(BIN)/python -m backend.serve
@@ -20,6 +20,11 @@ test: install system-deps
 NEARBANK_API ?= http://127.0.0.1:8000
 app: install system-deps
 	$(BIN)/python -m mobile --api $(NEARBANK_API) $(APP_ARGS)
+
+# Refresh the committed screenshots in docs/screenshots/ (the screen tests alone write to a
+# temporary folder).
+screenshots: install system-deps
+	NEARBANK_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/mobile/ui -q
 
 # Stops everything `make run` started: the front, gunicorn, Redis and PostgreSQL.
 stop:

@@ -26,9 +26,9 @@ for pkg in nginx redis-server openssl; do
 done
 
 # The Kivy app: Xvfb runs its screen tests; SDL2 (bundled in Kivy's wheel) loads libX11 and
-# libGL at run time, which Mesa's llvmpipe serves without a GPU; WenQuanYi Micro Hei shows
-# both English and Simplified Chinese.
-for pkg in xvfb xauth libx11-6 libxext6 libgl1 libgl1-mesa-dri libegl1 fonts-wqy-microhei; do
+# libGL at run time, which Mesa's llvmpipe serves without a GPU; Noto Sans CJK shows English and
+# Simplified Chinese in one family with a real bold face.
+for pkg in xvfb xauth libx11-6 libxext6 libgl1 libgl1-mesa-dri libegl1 fonts-noto-cjk; do
   installed "$pkg" || need+=("$pkg")
 done
 # Kivy's multitouch input provider wants libmtdev (the package was renamed in Debian 13).

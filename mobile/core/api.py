@@ -170,7 +170,7 @@ class ApiClient:
             return self._http.request(method, self.base_url + API + path, params=params,
                                       json=json, headers=headers, timeout=self.timeout)
         except requests.Timeout as exc:
-            raise errors.Offline("The server took too long to answer.") from exc
+            raise errors.Slow("The server took too long to answer.") from exc
         except requests.RequestException as exc:
             raise errors.Offline("The server cannot be reached.") from exc
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from mobile.core.presenters import (
 )
 from mobile.core.runner import Runner
 from mobile.core.settings import SettingsStore
+from mobile.core.tiles import DEFAULT_TILE_URL, TileSource
 from mobile.core.tokens import TokenStore, default_token_store
 
 
@@ -33,7 +35,8 @@ class AppCore:
 
     def __init__(self, api_url: str, data_dir: str | Path, runner: Runner, *,
                  tokens: TokenStore | None = None, location: LocationProvider | None = None,
-                 uri_opener: UriOpener = open_uri,
+                 uri_opener: UriOpener = open_uri, tile_url: str | None = None,
+                 tile_runner: Runner | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -50,12 +53,18 @@ class AppCore:
 
         self.session = SessionPresenter(self.api, runner)
         self.nearby = NearbyPresenter(self.api, runner, location, self.settings, self.cache, now)
-        self.detail = DetailPresenter(self.api, runner, uri_opener)
+        # The UI sets `clipboard` to the platform's (kivy is not imported here).
+        self.clipboard: Callable[[str], None] = lambda _text: None
+        self.detail = DetailPresenter(self.api, runner, uri_opener,
+                                      lambda text: self.clipboard(text))
         self.offers = OffersPresenter(self.api, runner, location, self.settings,
                                       self.session.session_ended, now)
         self.privacy = PrivacyPresenter(self.api, runner, self.settings,
                                         self.data_dir / "exports", self.session.session_ended,
                                         now)
+        # The street map's tiles: the configured server (NEARBANK_TILES, or OpenStreetMap's).
+        self.tiles = TileSource(tile_url or os.environ.get("NEARBANK_TILES") or DEFAULT_TILE_URL,
+                                tile_runner or runner)
         # Signing out forgets what this device kept of the session: results and offers.
         self.session.on_signed_out(self.cache.clear)
         self.session.on_signed_out(self.nearby.reset)
@@ -64,3 +73,4 @@ class AppCore:
     def close(self) -> None:
         """Release the HTTP connections."""
         self.api.close()
+        self.tiles.close()

@@ -28,6 +28,10 @@ class Offline(ApiError):
     """The backend could not be reached (refused, unresolvable, timed out)."""
 
 
+class Slow(Offline):
+    """The backend was reached, or may be, but did not answer in time (a timeout)."""
+
+
 class ServerError(ApiError):
     """The backend answered with a 5xx status."""
 

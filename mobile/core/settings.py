@@ -22,6 +22,7 @@ class Settings:
     place_lon: float | None = None
     place_label: str | None = None
     radius_m: int = 5000
+    font_scale: float | None = None  # None: follow the device's text size
     extra: dict[str, Any] = field(default_factory=dict)
 
     def place(self) -> Fix | None:
@@ -66,4 +67,6 @@ def _checked(settings: Settings) -> Settings:
         raise ValueError(f"unknown language {settings.language!r}")
     if settings.precision not in PRECISIONS:
         raise ValueError(f"unknown precision {settings.precision!r}")
+    if settings.font_scale is not None and not 1.0 <= settings.font_scale <= 2.0:
+        raise ValueError(f"text size {settings.font_scale!r} is outside 100%-200%")
     return settings

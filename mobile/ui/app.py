@@ -7,10 +7,12 @@ from pathlib import Path
 
 from kivy.app import App
 from kivy.clock import Clock
+from kivy.core.clipboard import Clipboard
 from kivy.core.text import DEFAULT_FONT, LabelBase
 from kivy.core.window import Window
 from kivy.lang import Builder
-from kivy.properties import StringProperty
+from kivy.metrics import Metrics, dp
+from kivy.properties import NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
@@ -41,19 +43,42 @@ def post_to_ui(callback: Callable[[], None]) -> None:
 
 
 def use_cjk_font() -> str | None:
-    """Make a font with Chinese glyphs the default for every label; returns its path."""
-    path = theme.cjk_font()
-    if path:
-        LabelBase.register(DEFAULT_FONT, path)
-    return path
+    """Make a font family with Chinese glyphs and a real bold face the default for every label;
+    returns the regular face's path."""
+    family = theme.font_family()
+    if family is None:
+        return None
+    regular, bold = family
+    LabelBase.register(DEFAULT_FONT, regular, fn_bold=bold)
+    return regular
+
+
+# The device's own text size (Android's font scale, or KIVY_METRICS_FONTSCALE), read once before
+# the app sets its own.
+SYSTEM_FONT_SCALE: float | None = None
+
+
+def apply_font_scale(scale: float | None) -> float:
+    """Scale every 'sp' size: `scale`, or the device's own text size when None; returns it."""
+    global SYSTEM_FONT_SCALE
+    if SYSTEM_FONT_SCALE is None:
+        SYSTEM_FONT_SCALE = float(Metrics.fontscale)
+    value = scale if scale is not None else SYSTEM_FONT_SCALE
+    if Metrics.fontscale != value:
+        Metrics.fontscale = value
+    return value
 
 
 class Root(BoxLayout):
     """The screens above a bottom navigation bar (hidden while signed out)."""
 
+    nav_height = NumericProperty(dp(56))
+
     def __init__(self, core: AppCore, **kwargs) -> None:
         super().__init__(**kwargs)
         self.core = core
+        for button in self.ids.nav.children:  # the bar grows with its labels at large text
+            button.bind(texture_size=self._fit_nav)
         manager: ScreenManager = self.ids.manager
         manager.transition = NoTransition()  # instant, like a native tab bar
         self.screens: dict[str, BaseScreen] = {}
@@ -63,6 +88,10 @@ class Root(BoxLayout):
             manager.add_widget(screen)
         self._signed_in: bool | None = None
         core.session.subscribe(self._session_changed)
+
+    def _fit_nav(self, *_args) -> None:
+        tallest = max(b.texture_size[1] for b in self.ids.nav.children)
+        self.nav_height = max(dp(56), tallest + dp(16))
 
     def _session_changed(self, state: SessionState) -> None:
         if state.signed_in == self._signed_in:
@@ -84,9 +113,10 @@ class NearbankApp(App):
     lang = StringProperty("en")
 
     def __init__(self, api_url: str = "http://127.0.0.1:8000", data_dir: str | None = None,
-                 core: AppCore | None = None, **kwargs) -> None:
+                 core: AppCore | None = None, tile_url: str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.api_url = api_url
+        self.tile_url = tile_url
         self.data_dir = data_dir
         self.core = core
         self.font_path: str | None = None
@@ -97,14 +127,18 @@ class NearbankApp(App):
         self.font_path = use_cjk_font()
         Window.clearcolor = theme.BACKGROUND
         if self.core is None:
+            # Tiles get their own threads, so a slow tile server never delays a search.
             self.core = AppCore(self.api_url, self.data_dir or self.user_data_dir,
-                                ThreadRunner(post_to_ui))
+                                ThreadRunner(post_to_ui), tile_url=self.tile_url,
+                                tile_runner=ThreadRunner(post_to_ui, workers=4))
         if self.initial_place is not None:
             lat, lon, label = self.initial_place
             self.core.settings.update(place_lat=lat, place_lon=lon, place_label=label)
         return self._make_root()
 
     def _make_root(self) -> Root:
+        apply_font_scale(self.core.settings.current.font_scale)
+        self.core.clipboard = Clipboard.copy
         self.lang = self.core.settings.current.language
         self.core.translator.language = self.lang
         root = Root(self.core)
@@ -135,6 +169,12 @@ class NearbankApp(App):
         self.lang = language
         for screen in self.root.screens.values():
             screen.retranslate()
+
+    def set_font_scale(self, scale: float | None) -> None:
+        """Change the text size (None: follow the device) and remember it."""
+        self.core.settings.update(font_scale=scale)
+        self.core.privacy.refresh_settings()
+        apply_font_scale(scale)
 
     def go(self, name: str) -> None:
         """Navigate to a screen by name."""

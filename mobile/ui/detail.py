@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, StringProperty
 
-from mobile.core.describe import direction, place_status, repayment_lines
+from mobile.core.describe import direction, place_status, repayment_lines, walking_minutes
 from mobile.core.models import DayHours
 from mobile.core.presenters import DetailState
 from mobile.ui import theme
 from mobile.ui.base import BaseScreen
+from mobile.ui.nearby import status_text
 from mobile.ui.widgets import Card, Text
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -32,11 +34,13 @@ class DetailScreen(BaseScreen):
     """Opened from the list or the map; Back returns there."""
 
     came_from = StringProperty("nearby")
+    has_phone = BooleanProperty(False)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.presenter = self.core.detail
         self.hour_rows: list[HoursRow] = []
+        self._showing: str | None = None
         self.presenter.subscribe(self.render)
 
     def back(self) -> None:
@@ -44,8 +48,12 @@ class DetailScreen(BaseScreen):
         self.app.go(self.came_from)
 
     def directions(self) -> None:
-        """Hand a geo: URI to the platform's maps app."""
+        """A maps app, else the web map, else its link copied (see the presenter)."""
         self.presenter.directions()
+
+    def call(self) -> None:
+        """The dialer with the place's number, or the number copied where nothing dials."""
+        self.presenter.call()
 
     def render(self, state: DetailState | None = None) -> None:
         """Draw what is known: the list's facts at once, the week when it arrives."""
@@ -56,33 +64,48 @@ class DetailScreen(BaseScreen):
             return
         t = self.core.translator
         now = self.core.now()
+        if place.id != self._showing:  # another place: start at its name and Directions
+            self._showing = place.id
+            self._scroll_to_top()
         ids.name.text = place.name
         ids.kind.text = self.t(f"kind.{place.kind}") + (f" · {place.brand}" if place.brand
                                                        and place.brand not in place.name else "")
         status, tone = place_status(t, place, now)
-        ids.status.text = status
+        ids.status.text = status_text(status, tone)
         ids.status.tone = theme.TONES[tone]
         # Distance and bearing belong to the search the place was opened from.
         seen_from = state.place or place
         ids.arrow.bearing = seen_from.bearing_deg or 0.0
         ids.arrow.shown = seen_from.bearing_deg is not None
-        ids.away.text = direction(t, seen_from) if seen_from.distance_m is not None else ""
+        ids.away.text = (direction(t, seen_from) + " · " + self.t(
+            "detail.walk", minutes=walking_minutes(seen_from.distance_m))
+            if seen_from.distance_m is not None else "")
         ids.address.text = "\n".join(place.address.lines()) if place.address else ""
-        ids.phone.text = self.t("detail.phone", phone=place.phone) if place.phone else ""
+        self.has_phone = bool(place.phone)
+        ids.call.text = self.t("detail.call", phone=place.phone) if place.phone else ""
         services = [t.code(c) for c in place.services]
         ids.services.text = ", ".join(services) if services else self.t("detail.none")
         access = [t.code(c) for c in place.accessibility]
         ids.accessibility.text = ", ".join(access) if access else self.t("detail.none")
         lines = repayment_lines(t, place.repayment, now)
         ids.repay.text = "\n".join(lines) if lines else self.t("detail.no_repay")
-        ids.message.text = self.t(state.error or state.notice) if (state.error
-                                                                  or state.notice) else ""
+        ids.message.text = self.t(state.error) if state.error else (
+            self.t(state.notice, **dict(state.notice_values)) if state.notice else "")
         if state.loading:
             ids.message.text = self.t("detail.loading")
+        had_week = bool(self.hour_rows)
         self._render_week(state)
+        if self.hour_rows and not had_week:
+            self._scroll_to_top()
         verified = state.detail.last_verified_at if state.detail else None
         ids.verified.text = self.t("detail.verified", date=t.date(verified.date())) \
             if verified else ""
+
+    def _scroll_to_top(self) -> None:
+        scroller = self.ids.scroller
+        scroller.scroll_y = 1
+        # Again once the new content is laid out (its height changes as the week arrives).
+        Clock.schedule_once(lambda _dt: setattr(scroller, "scroll_y", 1), 0)
 
     def _render_week(self, state: DetailState) -> None:
         box = self.ids.week
@@ -108,6 +131,8 @@ class DetailScreen(BaseScreen):
     def _hours(self, day: DayHours) -> str:
         if not day.intervals:
             return self.t("detail.closed_day")
+        if day.intervals == (("00:00", "24:00"),):
+            return self.t("detail.open_24_day")
         return ", ".join(f"{start}–{end}" for start, end in day.intervals)
 
     def retranslate(self) -> None:

@@ -47,29 +47,51 @@ def where_text(screen: BaseScreen, state: NearbyState) -> str:
 
 
 def status_line(screen: BaseScreen, state: NearbyState) -> str:
-    """Searching, updated when, or nothing."""
+    """Searching, how many were found and when, or nothing."""
     if state.loading:
         return screen.t("nearby.loading")
     if state.loaded and not state.offline and state.fetched_at is not None:
-        return screen.t("nearby.updated", age=screen.core.translator.age(
-            state.fetched_at, screen.core.now()))
+        return screen.t("nearby.count", n=len(state.places)) + " · " + screen.t(
+            "nearby.updated", age=screen.core.translator.age(state.fetched_at, screen.core.now()))
     return ""
 
 
 def offline_banner(screen: BaseScreen, state: NearbyState) -> str:
-    """The banner's text when the backend could not be reached (else empty)."""
+    """The banner's text when the backend could not be reached or was too slow (else empty)."""
     if not state.offline:
         return ""
+    slow = state.error == "error.slow"
     if state.fetched_at is None:
-        return screen.t(state.error or "error.offline") + " " + screen.t("nearby.offline_no_cache")
+        return screen.t(state.error or "error.offline") + " " + screen.t(
+            "nearby.slow_no_cache" if slow else "nearby.offline_no_cache")
     age = screen.core.translator.age(state.fetched_at, screen.core.now())
-    return screen.t("nearby.offline_banner", age=age)
+    return screen.t("nearby.slow_banner" if slow else "nearby.offline_banner", age=age)
+
+
+def status_text(text: str, tone: str) -> str:
+    """A status line led by its tone's symbol, so it is never told by colour alone."""
+    return f"{theme.TONE_ICONS[tone]} {text}"
+
+
+def next_open_text(screen: BaseScreen, place: Place | None) -> str:
+    """The empty state's hint: the nearest place that opens next, or one open round the clock."""
+    if place is None:
+        return ""
+    t = screen.core.translator
+    distance = t.distance(place.distance_m)
+    if place.open_now:
+        return screen.t("nearby.next_24", name=place.name, distance=distance)
+    return screen.t("nearby.next_open", name=place.name, distance=distance,
+                    time=t.moment(place.next_change_at, screen.core.now()))
 
 
 class NearbyScreen(BaseScreen):
     """The list; the map screen shows the same results."""
 
     asking_place = BooleanProperty(False)
+    loading = BooleanProperty(False)
+    empty = BooleanProperty(False)
+    can_clear = BooleanProperty(False)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -118,16 +140,17 @@ class NearbyScreen(BaseScreen):
         ids.status.text = status_line(self, state)
         ids.banner.text = offline_banner(self, state)
         ids.refresh.enabled = not state.loading
+        self.loading = state.loading
         problem = state.location_problem
         self.asking_place = bool(problem)
         ids.location_message.text = self.t(f"location.{problem}") if problem else ""
-        message = ""
-        if state.error and not state.offline:
-            message = self.t(state.error)
-        elif state.loaded and not state.places:
-            message = self.t("nearby.empty", radius=self.core.translator.distance(
-                self.core.settings.current.radius_m))
-        ids.message.text = message
+        ids.error.text = self.t(state.error) if state.error and not state.offline else ""
+        self.empty = state.empty
+        self.can_clear = state.empty and bool(state.filters)
+        radius = self.core.translator.distance(self.core.settings.current.radius_m)
+        ids.message.text = self.t("nearby.empty_filtered" if state.filters else "nearby.empty",
+                                  radius=radius) if state.empty else ""
+        ids.hint.text = next_open_text(self, state.next_open) if state.empty else ""
         if state.places != self._shown or not self.rows and state.places:
             self._render_rows(state)
 
@@ -137,7 +160,7 @@ class NearbyScreen(BaseScreen):
             box.clear_widgets()
             self.chips = {}
             for key in FILTERS[state.tab]:
-                chip = Chip(key=key, text=self.t(f"filter.{key}"))
+                chip = Chip(key=key, label=self.t(f"filter.{key}"))
                 chip.bind(on_release=self.toggle_filter)
                 self.chips[key] = chip
                 box.add_widget(chip)
@@ -157,7 +180,7 @@ class NearbyScreen(BaseScreen):
             row = PlaceRow(
                 place=place, name=place.name, distance=direction(t, place),
                 bearing=place.bearing_deg or 0.0, kind_text=self.t(f"kind.{place.kind}"),
-                status=status, status_color=theme.TONES[tone],
+                status=status_text(status, tone), status_color=theme.TONES[tone],
                 repay="\n".join(repayment_lines(t, place.repayment, now))
                 if state.tab == "repay" else "")
             row.bind(on_release=self.open_place)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kivy.clock import Clock
 from kivy.lang import Builder
+from kivy.metrics import dp
 from kivy.properties import BooleanProperty
 
 from mobile.core.i18n import LANGUAGES
 from mobile.core.location import PRECISIONS
 from mobile.core.offers import ConsentEvent
 from mobile.core.presenters import PrivacyState
+from mobile.ui import theme
 from mobile.ui.base import BaseScreen
 from mobile.ui.widgets import Caption, Chip
 
@@ -22,6 +25,7 @@ class PrivacyScreen(BaseScreen):
 
     promotions_on = BooleanProperty(False)
     consent_known = BooleanProperty(False)
+    confirming_sign_out = BooleanProperty(False)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -29,6 +33,7 @@ class PrivacyScreen(BaseScreen):
         self.category_chips: dict[str, Chip] = {}
         self.precision_chips: dict[str, Chip] = {}
         self.language_chips: dict[str, Chip] = {}
+        self.text_size_chips: dict[str, Chip] = {}
         self.history_rows: list[Caption] = []
         self._build_setting_chips()
         self.presenter.subscribe(self.render)
@@ -58,9 +63,21 @@ class PrivacyScreen(BaseScreen):
         if self.presenter.set_place(self.ids.place_input.text):
             self.ids.place_input.text = ""
 
+    def ask_sign_out(self) -> None:
+        """The Sign out button: ask first (a stray tap must not end the session)."""
+        self.confirming_sign_out = True
+        Clock.schedule_once(lambda _dt: self.ids.scroller.scroll_to(
+            self.ids.sign_out_confirm, padding=dp(12), animate=False), 0)
+
     def sign_out(self) -> None:
-        """Sign out: revoke on the server, forget on the device."""
+        """Confirmed: revoke on the server, forget on the device."""
+        self.confirming_sign_out = False
         self.core.session.sign_out()
+
+    def set_text_scale(self, chip: Chip) -> None:
+        """A text size chip: 'system' follows the device, else a fixed scale."""
+        self.app.set_font_scale(None if chip.key == "system" else float(chip.key))
+        self.render()
 
     # -- drawing -------------------------------------------------------------------------------
 
@@ -71,10 +88,15 @@ class PrivacyScreen(BaseScreen):
             self.precision_chips[precision] = chip
             self.ids.precision.add_widget(chip)
         for language, name in LANGUAGES.items():
-            chip = Chip(key=language, text=name, group="language", allow_no_selection=False)
+            chip = Chip(key=language, label=name, group="language", allow_no_selection=False)
             chip.bind(on_release=lambda c: self.app.set_language(c.key))
             self.language_chips[language] = chip
             self.ids.languages.add_widget(chip)
+        for key in ("system", *(str(s) for s in theme.FONT_SCALES)):
+            chip = Chip(key=key, group="text-size", allow_no_selection=False)
+            chip.bind(on_release=self.set_text_scale)
+            self.text_size_chips[key] = chip
+            self.ids.text_sizes.add_widget(chip)
 
     def render(self, state: PrivacyState | None = None) -> None:
         """Draw the consent, the settings and the history."""
@@ -99,10 +121,16 @@ class PrivacyScreen(BaseScreen):
             if consent and consent.policy_version else ""
         self._render_categories(state)
         for key, chip in self.precision_chips.items():
-            chip.text = self.t(f"precision.{key}")
+            chip.label = self.t(f"precision.{key}")
             chip.state = "down" if key == state.settings.precision else "normal"
         for key, chip in self.language_chips.items():
             chip.state = "down" if key == state.settings.language else "normal"
+        chosen = state.settings.font_scale
+        for key, chip in self.text_size_chips.items():
+            chip.label = (self.t("settings.text_size_system") if key == "system"
+                          else f"{round(float(key) * 100)}%")
+            selected = chosen is None if key == "system" else chosen == float(key)
+            chip.state = "down" if selected else "normal"
         place = state.settings.place()
         ids.place_current.text = self.t("settings.place_current", where=place.label) \
             if place else self.t("settings.place_none")
@@ -134,7 +162,7 @@ class PrivacyScreen(BaseScreen):
             box.clear_widgets()
             self.category_chips = {}
             for category in available:
-                chip = Chip(key=category, text=self.core.translator.code(category))
+                chip = Chip(key=category, label=self.core.translator.code(category))
                 chip.bind(on_release=lambda c: self.presenter.toggle_category(c.key))
                 self.category_chips[category] = chip
                 box.add_widget(chip)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kivy.animation import Animation
 from kivy.lang import Builder
 from kivy.metrics import dp
 from kivy.properties import (
@@ -41,15 +42,21 @@ class AppButton(ButtonBehavior, Label):
 
     kind = StringProperty("primary")
     enabled = BooleanProperty(True)
+    wrap = BooleanProperty(True)  # long labels wrap inside the button, which grows to fit
+    shown = BooleanProperty(True)  # hidden buttons fold to nothing and take no touches
 
     def on_enabled(self, _widget: Widget, value: bool) -> None:
-        self.disabled = not value
+        self.disabled = not value or not self.shown
+
+    def on_shown(self, _widget: Widget, value: bool) -> None:
+        self.disabled = not value or not self.enabled
 
 
 class Chip(ToggleButtonBehavior, Label):
-    """A filter chip: on or off."""
+    """A filter chip: on or off (a tick shows "on" beside the fill colour)."""
 
     key = StringProperty("")
+    label = StringProperty("")
 
 
 class Tab(ToggleButtonBehavior, Label):
@@ -105,6 +112,21 @@ class DirectionArrow(Widget):
     bearing = NumericProperty(0.0)
     shown = BooleanProperty(True)
     tint = ColorProperty(theme.PRIMARY)
+
+
+class BusyIndicator(Widget):
+    """A turning arc shown while something loads (it stops and hides when not `active`)."""
+
+    active = BooleanProperty(False)
+    angle = NumericProperty(0.0)
+
+    def on_active(self, _widget: Widget, active: bool) -> None:
+        Animation.cancel_all(self, "angle")
+        if active:
+            self.angle = 0
+            spin = Animation(angle=360, duration=0.9)
+            spin.repeat = True
+            spin.start(self)
 
 
 class PullToRefresh(ScrollView):

@@ -37,6 +37,8 @@ class Presenter(Generic[S]):
 
 def error_key(error: Exception) -> str:
     """The message catalogue key that explains an error to the cardholder."""
+    if isinstance(error, errors.Slow):
+        return "error.slow"
     if isinstance(error, errors.Offline):
         return "error.offline"
     if isinstance(error, errors.ServerError):

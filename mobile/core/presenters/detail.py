@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -10,6 +11,18 @@ from mobile.core.models import Place, PlaceDetail
 from mobile.core.platform_ import UriOpener
 from mobile.core.presenters.base import Presenter, error_key
 from mobile.core.runner import Outcome, Runner
+
+
+def web_map_url(place: Place) -> str:
+    """The place on OpenStreetMap's website: works in any browser, copied when nothing opens."""
+    return (f"https://www.openstreetmap.org/?mlat={place.lat:.6f}&mlon={place.lon:.6f}"
+            f"#map=18/{place.lat:.6f}/{place.lon:.6f}")
+
+
+def tel_uri(phone: str) -> str:
+    """A `tel:` URI (RFC 3966) of a phone number as written: only digits and a leading +."""
+    digits = "".join(c for c in phone if c.isdigit())
+    return "tel:" + ("+" if phone.strip().startswith("+") else "") + digits
 
 
 def geo_uri(place: Place) -> str:
@@ -27,23 +40,27 @@ class DetailState:
     loading: bool = False
     error: str | None = None
     notice: str | None = None
+    notice_values: tuple[tuple[str, str], ...] = ()
 
 
 class DetailPresenter(Presenter[DetailState]):
     """Opens a place from the list or the map and fetches its week of hours."""
 
-    def __init__(self, api: ApiClient, runner: Runner, open_uri: UriOpener) -> None:
+    def __init__(self, api: ApiClient, runner: Runner, open_uri: UriOpener,
+                 copy_text: Callable[[str], None] = lambda _text: None) -> None:
         super().__init__(DetailState())
         self.api = api
         self.runner = runner
         self.open_uri = open_uri
+        self.copy_text = copy_text
         self._generation = 0
 
     def open(self, place: Place) -> None:
         """Show a place (its list data at once) and fetch its detail."""
         self._generation += 1
         generation = self._generation
-        self._set(place=place, detail=None, loading=True, error=None, notice=None)
+        self._set(place=place, detail=None, loading=True, error=None, notice=None,
+                  notice_values=())
         self.runner.submit(lambda: self.api.place(place.id),
                            lambda outcome: self._loaded(generation, outcome))
 
@@ -56,11 +73,46 @@ class DetailPresenter(Presenter[DetailState]):
             self._set(loading=False, detail=outcome.value, error=None)
 
     def directions(self) -> str | None:
-        """Hand the place's `geo:` URI to the platform's maps app; returns the URI."""
+        """A maps app by `geo:` URI, else the web map in a browser, else the web map's link
+        copied and shown: one of them always works. Returns what was opened or copied."""
         place = self.state.place
         if place is None:
             return None
         uri = geo_uri(place)
-        if not self.open_uri(uri):
-            self._set(notice="detail.no_maps_app")
-        return uri
+        if self.open_uri(uri):
+            self._set(notice=None, notice_values=())
+            return uri
+        url = web_map_url(place)
+        if self.open_uri(url):
+            self._set(notice="detail.directions_web", notice_values=())
+            return url
+        self.copy_text(url)
+        self._set(notice="detail.directions_copied", notice_values=(("url", url),))
+        return url
+
+    def call(self) -> str | None:
+        """The phone's dialer with the number filled in (`tel:`); where nothing can dial (a
+        desktop), the number is copied and the screen says so. Returns the URI or number."""
+        place = self._current()
+        if place is None or not place.phone:
+            return None
+        uri = tel_uri(place.phone)
+        if self.open_uri(uri):
+            return uri
+        self.copy_text(place.phone)
+        self._set(notice="detail.call_copied", notice_values=(("phone", place.phone),))
+        return place.phone
+
+    def copy_address(self) -> str | None:
+        """Copy the place's name and address, one line each, and say so."""
+        place = self._current()
+        if place is None:
+            return None
+        text = "\n".join([place.name, *(place.address.lines() if place.address else [])])
+        self.copy_text(text)
+        self._set(notice="detail.address_copied", notice_values=())
+        return text
+
+    def _current(self) -> Place | None:
+        detail = self.state.detail
+        return detail.place if detail else self.state.place

@@ -47,6 +47,28 @@ class NearbyState:
     error: str | None = None
     location: Fix | None = None
     location_problem: str | None = None
+    # With "Open now" on and nothing open: the nearest place that opens next (or is open round
+    # the clock), found by the same search without "Open now".
+    next_open: Place | None = None
+
+    @property
+    def empty(self) -> bool:
+        """A search answered and found nothing."""
+        return self.loaded and not self.places and not self.loading
+
+
+def opens_next(places: tuple[Place, ...]) -> Place | None:
+    """Of a search's places (nearest first), the one that opens soonest; ties go to the
+    nearer; a place open round the clock (no next change) counts as open already."""
+    always = [p for p in places if p.open_now and p.next_change_at is None
+              and p.status == "active"]
+    if always:
+        return always[0]
+    closed = [p for p in places if p.open_now is False and p.next_change_at is not None
+              and p.status == "active"]
+    if not closed:
+        return None
+    return min(closed, key=lambda p: (p.next_change_at, p.distance_m or 0.0))
 
 
 def matches(place: Place, filters: frozenset[str]) -> bool:
@@ -99,11 +121,17 @@ class NearbyPresenter(Presenter[NearbyState]):
         self._set(filters=self.state.filters ^ {name})
         self.refresh()
 
+    def clear_filters(self) -> None:
+        """Turn every filter off and search again (the empty state's button)."""
+        if self.state.filters:
+            self._set(filters=frozenset())
+            self.refresh()
+
     def refresh(self) -> None:
         """Find the position, then search (the one way results are ever fetched)."""
         self._generation += 1
         generation = self._generation
-        self._set(loading=True, error=None)
+        self._set(loading=True, error=None, next_open=None)
 
         def located(result: LocationResult) -> None:
             self.runner.post(lambda: self._search(generation, result))
@@ -147,6 +175,23 @@ class NearbyPresenter(Presenter[NearbyState]):
             accessibility=accessibility, methods=["cash"] if "cash" in filters else [],
             fee_free="fee_free" in filters)
 
+    def _find_next_open(self, generation: int, tab: str, filters: frozenset[str]) -> None:
+        """Nothing is open now: ask again without "Open now" to name what opens next."""
+        location = self.state.location
+        if location is None:
+            return
+        lat, lon = round_for_precision(location.lat, location.lon,
+                                       self.settings.current.precision)
+        radius = self.settings.current.radius_m
+        others = filters - {"open_now"}
+
+        def found(outcome: Outcome[NearbyPage]) -> None:
+            if generation != self._generation or outcome.value is None:
+                return  # a newer search, or the second query failed: no hint, no error
+            self._set(next_open=opens_next(outcome.value.places))
+
+        self.runner.submit(lambda: self._fetch(tab, others, lat, lon, radius), found)
+
     def _fetched(self, generation: int, tab: str, filters: frozenset[str],
                  outcome: Outcome[NearbyPage]) -> None:
         if generation != self._generation:
@@ -155,7 +200,9 @@ class NearbyPresenter(Presenter[NearbyState]):
             fetched_at = self.now()
             self.cache.save(tab, outcome.value.raw, fetched_at, tuple(sorted(filters)))
             self._set(places=outcome.value.places, loading=False, loaded=True, offline=False,
-                      fetched_at=fetched_at, error=None)
+                      fetched_at=fetched_at, error=None, next_open=None)
+            if not outcome.value.places and "open_now" in filters:
+                self._find_next_open(generation, tab, filters)
             return
         error = outcome.error
         if isinstance(error, errors.Offline | errors.ServerError):

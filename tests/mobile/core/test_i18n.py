@@ -104,8 +104,18 @@ def test_repayment_lines():
         "Credited the next business day"]
     assert repayment_lines(Translator("zh_CN"), repayment, NOW)[0] == "还款方式：现金或借记卡"
     passed = replace(repayment, cutoff_passed=True, fee=Fee("0.00", "GBP"), fee_free=True)
-    assert repayment_lines(Translator("en"), passed, NOW)[1] == (
-        "No fee · Cut-off 18:00 passed: credited later")
+    # Past the cut-off (Monday 23rd) the payment counts from Tuesday and is credited the
+    # business day after: the lines name that day and never also say "next business day".
+    assert repayment_lines(Translator("en"), passed, NOW)[1:] == [
+        "No fee · Cut-off 18:00 passed", "Paid now: credited Wed 25 November 2026"]
+    friday = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
+    instant = replace(passed, posting="instant", cutoff_today=friday)
+    lines = repayment_lines(Translator("en"), instant, friday)
+    assert lines[2] == "Paid now: credited Mon 30 November 2026"
+    assert not any("instantly" in line for line in lines)
+    by = replace(passed, posting="two_business_days", cutoff_today=friday)
+    assert repayment_lines(Translator("zh_CN"), by, friday)[2] == (
+        "现在还款：周三 2026年12月2日前入账")
     assert repayment_lines(Translator("en"), None, NOW) == []
 
 

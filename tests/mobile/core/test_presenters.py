@@ -350,3 +350,27 @@ def test_place_and_precision_settings(make_core, backend):
     assert parse_qs(backend.requests()[-1].query)["lat"] == ["1.28"]
     core.privacy.clear_place()
     assert core.settings.current.place() is None
+
+
+def test_opens_next_prefers_round_the_clock_then_the_earliest_opening():
+    from dataclasses import replace as replace_
+    from datetime import UTC, datetime
+
+    from mobile.core.models import Place
+    from mobile.core.presenters.nearby import opens_next
+
+    base = Place(id="a", kind="branch", name="A", brand=None, lat=0, lon=0, address=None,
+                 status="active", timezone=None, services=(), accessibility=(),
+                 distance_m=100, bearing_deg=0, open_now=False, closes_soon=False,
+                 next_change_at=datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
+                 next_change_kind="opens", repayment=None, phone=None)
+    later_near = base
+    sooner_far = replace_(base, id="b", name="B", distance_m=900,
+                          next_change_at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+    shut = replace_(base, id="c", name="C", status="temporarily_closed",
+                    next_change_at=datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
+    assert opens_next((later_near, sooner_far, shut)).name == "B"
+    always = replace_(base, id="d", name="D", open_now=True, next_change_at=None,
+                      distance_m=2000)
+    assert opens_next((later_near, sooner_far, always)).name == "D"
+    assert opens_next(()) is None

@@ -12,11 +12,29 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.mobile.conftest import BANK
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to a temporary folder; `make screenshots` points this at docs/screenshots/
+# to refresh the committed ones.
+SCREENSHOTS_ENV = "NEARBANK_SCREENSHOTS"
 WINDOW = (420, 860)
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory) -> Path:
+    """Where `Driver.screenshot` writes: $NEARBANK_SCREENSHOTS, else a session temp folder."""
+    chosen = os.environ.get(SCREENSHOTS_ENV)
+    return Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="session")
+def tile_server():
+    """A tile server on loopback drawing generated tiles (see tests/mobile/tile_server.py)."""
+    from tests.mobile.tile_server import TileServer
+
+    server = TileServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="session")
@@ -72,10 +90,13 @@ def kivy_app(xvfb_display, live_backend, tmp_path_factory):
 class Driver:
     """Drives the real widgets: taps, typing, waiting on the event loop, screenshots."""
 
-    def __init__(self, app: Any, backend: Any, core: Any, opened: list[str]) -> None:
+    def __init__(self, app: Any, backend: Any, core: Any, opened: list[str],
+                 screenshots: Path, tiles: Any) -> None:
         from kivy.base import EventLoop
         from kivy.core.window import Window
 
+        self.screenshots = screenshots
+        self.tiles = tiles
         self.app = app
         self.backend = backend
         self.core = core
@@ -172,11 +193,11 @@ class Driver:
         self.wait_until(lambda: self.current == "nearby", "the Nearby screen after sign-in")
 
     def screenshot(self, name: str) -> Path:
-        """Save what the window shows to docs/screenshots/<name>.png."""
+        """Save what the window shows to <screenshot folder>/<name>.png."""
         self.frames(3)
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        target = SCREENSHOTS / f"{name}.png"
-        made = self.window.screenshot(name=str(SCREENSHOTS / f".{name}.png"))
+        self.screenshots.mkdir(parents=True, exist_ok=True)
+        target = self.screenshots / f"{name}.png"
+        made = self.window.screenshot(name=str(self.screenshots / f".{name}.png"))
         os.replace(made, target)
         return target
 
@@ -186,7 +207,7 @@ class Driver:
 
 
 @pytest.fixture
-def ui(kivy_app, backend, tmp_path):
+def ui(kivy_app, backend, tmp_path, screenshot_dir, tile_server):
     """A fresh launch of the app (new data folder, signed out) with the place set to Bank."""
     from mobile.core.app_core import AppCore
     from mobile.core.runner import ThreadRunner
@@ -194,11 +215,13 @@ def ui(kivy_app, backend, tmp_path):
 
     opened: list[str] = []
     core = AppCore(backend.url, tmp_path / "app-data", ThreadRunner(post_to_ui),
-                   uri_opener=lambda uri: opened.append(uri) or True)
+                   uri_opener=lambda uri: opened.append(uri) or True, tile_url=tile_server.url)
     core.settings.update(place_lat=BANK[0], place_lon=BANK[1], place_label="Bank, London")
+    tile_server.failing = False
     kivy_app.replace_core(core)
-    driver = Driver(kivy_app, backend, core, opened)
+    driver = Driver(kivy_app, backend, core, opened, screenshot_dir, tile_server)
     driver.frames(3)
     yield driver
+    core.tiles.close()
     core.runner.shutdown()
     driver.frames(2)  # deliver what the workers posted before the next test starts

@@ -52,25 +52,6 @@ def test_repay_tab_shows_method_fee_and_cutoff(ui, cardholder):
     ui.screenshot("nearby-repay-fee-free")
 
 
-def test_the_map_draws_the_results_and_a_tap_opens_a_place(ui, cardholder):
-    nearby = _signed_in_list(ui, cardholder)
-    ui.go("map")
-    radar = ui.screen("map").ids.radar
-    ui.wait_until(lambda: radar.markers, "markers on the map")
-    assert len(radar.markers) == len(nearby.rows)
-    assert radar.ring_m >= max(row.place.distance_m for row in nearby.rows)
-    ui.screenshot("map")
-    nearest = radar.markers[0]
-    x, y = radar.marker_pos(nearest)
-    from kivy.tests.common import UnitTestTouch
-
-    touch = UnitTestTouch(x, y)
-    touch.touch_down()
-    touch.touch_up()
-    ui.wait_until(lambda: ui.current == "detail", "the detail page from the map")
-    assert ui.core.detail.state.place == nearest.place
-
-
 def test_a_place_opens_with_its_week_and_directions(ui, cardholder):
     nearby = _signed_in_list(ui, cardholder)
     row = nearby.rows[0]
