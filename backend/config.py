@@ -26,6 +26,15 @@ class Config:
         url = os.environ.get("DATABASE_URL")
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(url) if url else None
         self.DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", 8))
+        # A database that cannot be reached is a 503 within about this long, not a hang.
+        self.DB_CONNECT_TIMEOUT = int(os.environ.get("DB_CONNECT_TIMEOUT", 1))
+        self.DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", 2))
+        self.DB_RETRY_AFTER_SECONDS = int(os.environ.get("DB_RETRY_AFTER_SECONDS", 5))
+        # Request limits (backend/guards.py): larger bodies are a 413 before they are read.
+        self.MAX_JSON_BYTES = int(os.environ.get("MAX_JSON_BYTES", 1024 * 1024))
+        self.MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", 100 * 1024 * 1024))
+        self.MAX_QUERY_BYTES = int(os.environ.get("MAX_QUERY_BYTES", 4096))
+        self.MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", 32))
         # Without a configured secret each process would invent its own, and tokens issued by
         # one gunicorn worker would be refused by the next; `make run` sets one in var/.
         self.JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY") or secrets.token_urlsafe(32)
