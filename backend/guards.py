@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 # Endpoints whose body is a file (multipart) and so has the upload limit instead of the JSON one.
 FILE_ENDPOINTS = frozenset({"uploads.Uploads"})
 # Where no-store applies even without an Authorization header: tokens are issued here.
-_PERSONAL_PREFIXES = ("/api/v1/auth/", "/api/v1/me", "/api/v1/merchants/signup")
+_PERSONAL_PREFIXES = ("/api/v1/auth/", "/api/v1/me")
 
 BIGINT = 2**63 - 1
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)
@@ -202,6 +202,9 @@ class StrictParser(FlaskParser):
 
     def _raw_load_json(self, req):
         data = req.get_data(cache=True)
+        if len(data) > req.body_limit:
+            raise PayloadTooLarge(f"The body is larger than this endpoint accepts "
+                                  f"({req.body_limit} bytes).", limit_bytes=req.body_limit)
         if not is_json_request(req):
             if data:
                 raise UnsupportedMediaType("Send the body as application/json.")
@@ -273,8 +276,10 @@ def _limit_body() -> None:
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"The body is larger than this endpoint accepts ({limit} bytes).",
                               limit_bytes=limit)
-    # A chunked body has no length up front: werkzeug stops reading it at this limit (413).
-    request.max_content_length = limit
+    # A chunked body has no length up front: werkzeug stops reading it one byte past the
+    # limit, and whoever reads it (the JSON loader, the form parser) answers 413.
+    request.max_content_length = limit + 1
+    request.body_limit = limit
     if request.endpoint in FILE_ENDPOINTS:
         request.max_form_memory_size = current_app.config["MAX_JSON_BYTES"]
 
@@ -286,7 +291,10 @@ def _guard_request() -> None:
 
 def _security_headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
-    if "Authorization" in request.headers or request.path.startswith(_PERSONAL_PREFIXES):
+    # Tokens, anything answered to a signed-in user, and every answer to a write (merchant
+    # sign-up echoes an e-mail address) stay out of every cache. Public place data may be cached.
+    if "Authorization" in request.headers or request.path.startswith(_PERSONAL_PREFIXES) \
+            or request.method not in ("GET", "HEAD", "OPTIONS"):
         response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -327,7 +335,7 @@ def init_guards(app: Flask) -> None:
 
 def _too_large(error: RequestEntityTooLarge) -> Response:
     # A chunked body (no Content-Length) that werkzeug stopped reading at the limit.
-    limit = request.max_content_length
+    limit = getattr(request, "body_limit", request.max_content_length)
     return problem(413, PayloadTooLarge.title,
                    f"The body is larger than this endpoint accepts ({limit} bytes).",
                    PayloadTooLarge.type, limit_bytes=limit)

@@ -92,7 +92,8 @@ class BboxField(fields.Field):
         try:
             min_lon, min_lat, max_lon, max_lat = (ascii_float(p) for p in parts)
         except ValueError as exc:
-            raise ma.ValidationError("Every bbox value must be a decimal number in ASCII digits.") from exc
+            raise ma.ValidationError(
+                "Every bbox value must be a decimal number in ASCII digits.") from exc
         if not all(math.isfinite(v) for v in (min_lon, min_lat, max_lon, max_lat)):
             raise ma.ValidationError("Every bbox value must be a finite number.")
         if longitude_problem(min_lon) or longitude_problem(max_lon):
