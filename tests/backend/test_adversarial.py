@@ -195,6 +195,8 @@ CASES += [
     Case("json-bool-seen-version", "POST", "/api/v1/review/offers/{offer}/approve",
          field="seen_version", role="reviewer", json={"seen_version": True}),
     Case("nul-in-key", "POST", "/api/v1/auth/login", json={"email\u0000": "a@b.c"}),
+    Case("unknown-field-named-like-a-position", "POST", "/api/v1/auth/login", field="_unknown",
+         json={"email": "a@b.c", "password": "x", "51.5012,-0.1": 1}),
     Case("nul-in-nested-string", "POST", "/api/v1/merchants/me/stores", role="merchant",
          field="name", json={"name": "Shop\u0000", "location": {"type": "Point",
                                                                 "coordinates": [-0.1, 51.5]}}),
@@ -455,6 +457,13 @@ def test_tokens_and_personal_answers_are_not_stored(client, world, login):
     public = client.get(NEARBY[0], query_string=LONDON)
     assert public.status_code == 200 and public.headers["X-Content-Type-Options"] == "nosniff"
     assert "no-store" not in public.headers.get("Cache-Control", "")
+
+
+def test_unknown_field_names_are_not_echoed(client):
+    response = client.post("/api/v1/auth/login",
+                           json={"email": "a@b.c", "password": "x", "51.5012,-0.1": 1})
+    assert response.status_code == 400
+    assert "51.5012" not in response.get_data(as_text=True)
 
 
 def test_unknown_codes_are_not_echoed(client):
