@@ -221,6 +221,18 @@ CASES += [
          data=b"", content_type="multipart"),
 ]
 
+# Tokens: malformed, foreign, unsigned, huge.
+UNSIGNED = (b64('{"alg":"none","typ":"JWT"}') + "." + b64('{"sub":"1","role":"admin",'
+            '"type":"access","jti":"x","fresh":false,"nbf":0,"exp":9999999999}') + ".")
+CASES += [
+    Case(f"token-{name}", "GET", "/api/v1/me", status=401, headers={"Authorization": value})
+    for name, value in (
+        ("garbage", "Bearer abc"), ("basic-scheme", "Basic YTpi"), ("empty-bearer", "Bearer "),
+        ("unsigned-alg-none", f"Bearer {UNSIGNED}"), ("huge", "Bearer " + "a" * 6000),
+        ("three-dots", "Bearer a.b.c"), ("non-ascii", "Bearer \u00e9t\u00e9"),
+    )
+]
+
 # Bad cursors, for every listing.
 CASES += [
     Case(f"cursor-{name}-{listing.split('?')[0].rsplit('/', 2)[-2]}-"
@@ -472,3 +484,43 @@ def test_unknown_codes_are_not_echoed(client):
     message = response.json["errors"][0]["message"]
     assert "my-secret" not in message and "51.5" not in message
     assert "WiFi" in message  # the vocabulary may be named
+
+
+# --- every operation, hostile ids and bodies, as every role ------------------------------------
+
+HOSTILE_IDS = ("%00", "x" * 300, "%ED%A0%80", "..%2F..%2Fetc",
+               "00000000-0000-0000-0000-000000000000", "%EF%BC%91", "-1", "1e999", "NaN", "true")
+HOSTILE_BODIES = ('{"a": ' * 40 + "1" + "}" * 40, "null", "[]", '"x"', "1e999", "{}",
+                  '{"version": 99999999999999999999, "seen_version": true}')
+
+
+def test_every_operation_refuses_hostile_ids_and_bodies_without_a_server_error(app, client,
+                                                                               session, world):
+    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/")
+             and "docs" not in r.rule and "openapi" not in r.rule
+             and r.rule != "/api/v1/auth/logout"]  # a logout revokes the role's token: not hostile
+    before = digest(session)
+    failures, sent = [], 0
+    for rule in rules:
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for role in (None, "cardholder", "merchant", "reviewer", "maintainer"):
+                headers = world["headers"][role] if role else {}
+                for hostile in HOSTILE_IDS:
+                    path = rule.rule
+                    for argument in rule.arguments:
+                        path = path.replace(f"<{argument}>", hostile)
+                    if path == rule.rule and hostile != HOSTILE_IDS[0]:
+                        break  # no path parameter: once is enough
+                    bodies = HOSTILE_BODIES if method in ("POST", "PUT", "PATCH") else (None,)
+                    for body in bodies:
+                        response = client.open(path, method=method, headers=headers,
+                                               data=body, content_type="application/json")
+                        sent += 1
+                        if response.status_code >= 500 or (
+                                response.status_code >= 400
+                                and response.content_type != PROBLEM):
+                            failures.append((method, path[:60], role, body and body[:30],
+                                             response.status_code))
+    print(f"hostile requests over every operation: {sent}")
+    assert not failures, failures[:20]
+    assert digest(session) == before
