@@ -3,13 +3,15 @@
 A private cluster of its own (the suite's shared one keeps running) serves a gunicorn on
 loopback. With the database stopped, every endpoint that needs it answers 503 problem+json with
 Retry-After, quickly, and logs one line per failure; started again, the very next requests all
-succeed. The figures are printed for the record (`pytest -s` shows them).
+succeed. The same server shows that an announced 300 MB body is answered 413 before any of it
+is sent. The figures are printed for the record (`pytest -s` shows them).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -49,7 +51,7 @@ def _call(base: str, method: str, path: str, body: dict | None = None,
     return status, headers, json.loads(raw) if raw else {}, elapsed
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def served():
     """A private cluster with the sample data and two users, and gunicorn serving it."""
     scratch = Path(tempfile.mkdtemp(prefix="nearbank-outage-"))
@@ -165,3 +167,25 @@ def test_stopped_database_is_503_quickly_and_recovery_loses_no_request(served):
           f"{len(failure_lines)} log lines for {len(requests)} failures; "
           f"after restart: {failed} failed of {AFTER_RECOVERY}")
     assert failed == 0
+
+
+def test_300_mb_body_gets_its_413_before_any_of_it_is_sent(served):
+    # Through gunicorn: the headers announce 300 MB, the body never comes, the answer does.
+    host, port = served["base"].removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        started = time.perf_counter()
+        sock.sendall(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\n"
+                     b"Content-Length: " + str(300 * 1024 * 1024).encode() + b"\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        elapsed = time.perf_counter() - started
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), head
+    assert b"Content-Type: application/problem+json" in head
+    assert json.loads(body)["limit_bytes"] == 1024 * 1024
+    print(f"\n300 MB body announced, nothing sent: 413 after {elapsed * 1000:.0f} ms")
