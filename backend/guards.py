@@ -202,9 +202,10 @@ class StrictParser(FlaskParser):
 
     def _raw_load_json(self, req):
         data = req.get_data(cache=True)
-        if len(data) > req.body_limit:
-            raise PayloadTooLarge(f"The body is larger than this endpoint accepts "
-                                  f"({req.body_limit} bytes).", limit_bytes=req.body_limit)
+        limit = getattr(req, "body_limit", current_app.config["MAX_JSON_BYTES"])
+        if len(data) > limit:
+            raise PayloadTooLarge(f"The body is larger than this endpoint accepts ({limit} "
+                                  "bytes).", limit_bytes=limit)
         if not is_json_request(req):
             if data:
                 raise UnsupportedMediaType("Send the body as application/json.")
