@@ -34,7 +34,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from backend.errors import PROBLEM_BASE, AppError, BadRequest, field_error, problem
+from backend.errors import FIELD_NAME, PROBLEM_BASE, AppError, BadRequest, field_error, problem
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,11 @@ class UnsupportedMediaType(AppError):
 
 class ServiceUnavailable(AppError):
     status, type, title = 503, PROBLEM_BASE + "unavailable", "Service Unavailable"
+
+
+def _named(name: str, otherwise: str) -> str:
+    """A client-sent parameter name, repeated only when it looks like one (docs/api.md)."""
+    return name if FIELD_NAME.fullmatch(name) else otherwise
 
 
 def _invalid(field: str, message: str, location: str, detail: str = "The request has invalid "
@@ -228,7 +233,7 @@ class StrictParser(FlaskParser):
         for key, value in req.form.items(multi=True):
             message = text_problem(value) or text_problem(key)
             if message:
-                raise _invalid(key if not text_problem(key) else "_form", message, "form")
+                raise _invalid(_named(key, "_form"), message, "form")
         _check_number_fields(schema, req.form, "form")
         return super().load_form(req, schema)
 
@@ -262,12 +267,13 @@ def _check_query_string() -> None:
         try:
             value = unquote_to_bytes(raw_value.replace(b"+", b" ")).decode("utf-8")
         except UnicodeDecodeError:
-            raise _invalid(key, "Not valid UTF-8.", "query") from None
+            raise _invalid(_named(key, "_query"), "Not valid UTF-8.", "query") from None
         message = text_problem(value)
         if message:
-            raise _invalid(key, message, "query")
+            raise _invalid(_named(key, "_query"), message, "query")
         if key in seen:
-            raise _invalid(key, "Given more than once; give each parameter once.", "query")
+            raise _invalid(_named(key, "_query"), "Given more than once; give each parameter "
+                           "once.", "query")
         seen.add(key)
 
 

@@ -153,6 +153,8 @@ CASES += [
          query="lat=51.5&lon=-0.1&services=" + "x" * 5000),
     Case("repeated-lat", "GET", NEARBY[0], field="lat", query="lat=51.5&lat=1&lon=-0.1"),
     Case("repeated-cursor", "GET", BBOX + "&cursor=a&cursor=b", field="cursor"),
+    Case("repeated-position-like-name", "GET", NEARBY[0], field="_query",
+         query="lat=51.5&lon=-0.1&51.5012=1&51.5012=2"),
     Case("invalid-utf8-query-value", "GET", NEARBY[0], field="lat", query=b"lat=%FF&lon=-0.1"),
     Case("raw-invalid-utf8-query", "GET", NEARBY[0], field="lat", query=b"lat=\xff&lon=-0.1"),
     Case("encoded-surrogate-query", "GET", NEARBY[0], field="services",
