@@ -47,8 +47,12 @@ BIGINT = 2**63 - 1
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)
 _DECIMAL = re.compile(
     r"[+-]?(?:[0-9]{1,40}(?:\.[0-9]{0,40})?|\.[0-9]{1,40})(?:[eE][+-]?[0-9]{1,3})?", re.ASCII)
-# A JSON string literal (escapes included) or a bracket: enough to measure nesting depth.
-_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)
+# Nesting depth is measured on the text, in linear time: drop escapes, then string literals,
+# then everything that is not a bracket. (One regex for "a string with escapes" backtracks
+# quadratically on a body of unterminated escaped quotes.)
+_ESCAPE = re.compile(r"\\.", re.S)
+_STRING = re.compile(r'"[^"]*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -138,14 +142,14 @@ def _check_number_fields(schema: ma.Schema, data: Any, location: str, prefix: st
 # --- JSON bodies ------------------------------------------------------------------------------
 
 def _too_deep(text: str, limit: int) -> bool:
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", _ESCAPE.sub("", text)))
     depth = 0
-    for token in _JSON_TOKENS.finditer(text):
-        char = token.group()
+    for char in brackets:
         if char in "[{":
             depth += 1
             if depth > limit:
                 return True
-        elif char in "]}":
+        else:
             depth -= 1
     return False
 

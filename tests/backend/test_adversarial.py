@@ -177,6 +177,11 @@ CASES += [
     Case("not-json", "POST", "/api/v1/auth/login", field="_body",
          data="{email: 1}", content_type="application/json"),
     Case("json-array-body", "POST", "/api/v1/auth/login", json=[1, 2]),
+    # Pathological for a backtracking "string literal" regex: must stay linear.
+    Case("unterminated-escaped-quotes", "POST", "/api/v1/auth/login", field="_body",
+         data='"' + '\\"' * 400_000, content_type="application/json"),
+    Case("a-million-brackets", "POST", "/api/v1/auth/login", field="_body",
+         data="[" * 1_000_000, content_type="application/json"),
     Case("json-nan", "PUT", "/api/v1/me/consent", field="max_offers", role="cardholder",
          data='{"promotions_enabled": true, "max_offers": NaN}',
          content_type="application/json"),
