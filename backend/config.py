@@ -33,7 +33,7 @@ class Config:
         # Request limits (backend/guards.py): larger bodies are a 413 before they are read.
         self.MAX_JSON_BYTES = int(os.environ.get("MAX_JSON_BYTES", 1024 * 1024))
         self.MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", 100 * 1024 * 1024))
-        self.MAX_QUERY_BYTES = int(os.environ.get("MAX_QUERY_BYTES", 4096))
+        self.MAX_QUERY_BYTES = int(os.environ.get("MAX_QUERY_BYTES", 2048))
         self.MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", 32))
         # Without a configured secret each process would invent its own, and tokens issued by
         # one gunicorn worker would be refused by the next; `make run` sets one in var/.

@@ -169,6 +169,14 @@ def test_stopped_database_is_503_quickly_and_recovery_loses_no_request(served):
     assert failed == 0
 
 
+def test_overlong_query_string_is_a_problem_through_gunicorn(served):
+    # Longer than MAX_QUERY_BYTES (2048) but within gunicorn's request line limit (4094).
+    status, headers, problem, _ = _call(served["base"], "GET", "/api/v1/branches/nearby?"
+                                        "lat=51.5&lon=-0.1&services=" + "x" * 3000)
+    assert status == 414 and headers["Content-Type"] == "application/problem+json"
+    assert problem["status"] == 414
+
+
 def test_300_mb_body_gets_its_413_before_any_of_it_is_sent(served):
     # Through gunicorn: the headers announce 300 MB, the body never comes, the answer does.
     host, port = served["base"].removeprefix("http://").split(":")
