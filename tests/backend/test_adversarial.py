@@ -531,3 +531,67 @@ def test_every_operation_refuses_hostile_ids_and_bodies_without_a_server_error(a
     print(f"hostile requests over every operation: {sent}")
     assert not failures, failures[:20]
     assert digest(session) == before
+
+
+# --- uploaded files: refused as files or as records, never a server error ----------------------
+
+def _feature_collection(properties: bytes, coordinates: bytes = b"[-0.13, 51.51]") -> bytes:
+    return (b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+            + properties + b', "geometry": {"type": "Point", "coordinates": ' + coordinates
+            + b"}}]}")
+
+
+_PROPS = b'"external_id": "U1", "kind": "branch", "country": "GB", "timezone": "Europe/London"'
+HOSTILE_FILES = {
+    # Each ijson event carries its path: a few hundred kB of nesting once cost gigabytes.
+    "deep-geojson": (_feature_collection(b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+                     "f.geojson", "file"),
+    "deep-open-banking": (b'{"data": [{"Brand": [{"ATM": [' + b"[" * 50_000 + b"]" * 50_000
+                          + b"]}]}]}", "f.json", "file"),
+    "nan-coordinates": (_feature_collection(b"{" + _PROPS + b', "name": "x"}', b"[NaN, 1]"),
+                        "f.geojson", "file"),
+    "overflowing-number": (_feature_collection(b"{" + _PROPS + b', "name": "x"}',
+                                               b"[1e999, 51]"), "f.geojson", "file"),
+    "utf16": (b"\xff\xfe" + "a,b\n".encode("utf-16-le"), "f.csv", "file"),
+    "nul-byte-csv": (b"source,external_id\nx,\x00\n", "f.csv", "file"),
+    # ijson cannot turn a lone low surrogate escape into text: the file is refused.
+    "lone-low-surrogate": (_feature_collection(b"{" + _PROPS + b', "services": ["\\udfff"]}'),
+                           "f.geojson", "file"),
+}
+# Refused record by record: the upload is stored as a dry run with the record rejected.
+HOSTILE_RECORDS = {
+    "escaped-nul-name": b"{" + _PROPS + b', "name": "x\\u0000"}',
+    "escaped-nul-external-id": b'{"external_id": "U\\u0000", "kind": "branch", "name": "x"}',
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_FILES))
+def test_hostile_file_is_refused_and_nothing_is_stored(client, session, world, name):
+    content, filename, field_name = HOSTILE_FILES[name]
+    before = digest(session)
+    response = client.post("/api/v1/uploads", headers=world["headers"]["maintainer"],
+                           data={"source": "adv", "mode": "merge",
+                                 "file": (io.BytesIO(content), filename)},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400 and response.content_type == PROBLEM, response.json
+    assert response.json["errors"][0]["field"] == field_name
+    assert digest(session) == before
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_RECORDS))
+def test_hostile_record_is_rejected_not_stored_as_a_place(client, session, world, name):
+    places = session.execute(text("SELECT count(*) FROM places")).scalar_one()
+    response = client.post("/api/v1/uploads", headers=world["headers"]["maintainer"],
+                           data={"source": "adv", "mode": "merge",
+                                 "file": (io.BytesIO(_feature_collection(HOSTILE_RECORDS[name])),
+                                          "f.geojson")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 201, response.json
+    assert response.json["summary"]["rejected"] == 1
+    batch = response.json["id"]
+    applied = client.post(f"/api/v1/uploads/{batch}/apply",
+                          headers=world["headers"]["maintainer"])
+    assert applied.status_code < 500
+    assert client.get(f"/api/v1/uploads/{batch}/report.csv",
+                      headers=world["headers"]["maintainer"]).status_code == 200
+    assert session.execute(text("SELECT count(*) FROM places")).scalar_one() == places
