@@ -10,6 +10,7 @@ from sqlalchemy import text
 from backend.config import Config
 from backend.errors import problem, register_error_handlers
 from backend.extensions import api, db, jwt, limiter
+from backend.guards import database_unavailable, init_guards
 
 
 def create_app(config: Any = None) -> Flask:
@@ -28,6 +29,7 @@ def create_app(config: Any = None) -> Flask:
     limiter.init_app(app)
     api.init_app(app)
     register_error_handlers(app, api)
+    init_guards(app)
 
     from backend.accounts.auth import init_auth
     from backend.accounts.me_routes import blp as me_blp
@@ -70,7 +72,7 @@ def _register_operational_routes(app: Flask) -> None:
                 conn.execute(text("SELECT 1"))
                 current = current_revision(conn)
         except Exception:  # any failure to reach the database means "not ready"
-            return problem(503, "Service Unavailable", "The database cannot be reached.")
+            return database_unavailable()
         head = head_revision()
         if current != head:
             return problem(503, "Service Unavailable",

@@ -24,6 +24,18 @@ def limits_storage_uri(redis_url: str | None) -> str:
     return redis_url
 
 
+DEFAULT_MAX_JSON_BYTES = 1024 * 1024
+# About 700,000 rows of our CSV format (378 bytes a row); bigger files go in as several uploads
+# or through `flask uploads submit`.
+DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+
+
+def body_limits() -> tuple[int, int]:
+    """The largest JSON body and upload request, in bytes (MAX_JSON_BYTES, MAX_UPLOAD_BYTES)."""
+    return (int(os.environ.get("MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES)),
+            int(os.environ.get("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)))
+
+
 def _minutes(name: str, default: int) -> timedelta:
     return timedelta(minutes=int(os.environ.get(name, default)))
 
@@ -51,6 +63,15 @@ class Config:
         # when clients reach gunicorn directly; `make run` sets 1 for its nginx, the only way
         # in (gunicorn listens on a Unix socket).
         self.PROXY_HOPS = int(os.environ.get("PROXY_HOPS", 0))
+        # A database that cannot be reached is a 503 within about this long, not a hang.
+        self.DB_CONNECT_TIMEOUT = int(os.environ.get("DB_CONNECT_TIMEOUT", 1))
+        self.DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", 2))
+        self.DB_RETRY_AFTER_SECONDS = int(os.environ.get("DB_RETRY_AFTER_SECONDS", 5))
+        # Request limits (backend/guards.py): larger bodies are a 413 before they are read.
+        # The front proxy reads the same two settings (backend/frontproxy.py): one limit each.
+        self.MAX_JSON_BYTES, self.MAX_UPLOAD_BYTES = body_limits()
+        self.MAX_QUERY_BYTES = int(os.environ.get("MAX_QUERY_BYTES", 2048))
+        self.MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", 32))
         # Without a configured secret each process would invent its own, and tokens issued by
         # one gunicorn worker would be refused by the next; `make run` sets one in var/.
         self.JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY") or secrets.token_urlsafe(32)

@@ -54,9 +54,14 @@ class Database:
             pool_size=app.config.get("DB_POOL_SIZE", 8),
             max_overflow=4,
             pool_recycle=1800,
+            # A pooled connection is checked before use: after the database restarts, the
+            # first request gets a fresh connection instead of a dead one.
+            pool_pre_ping=True,
+            pool_timeout=app.config.get("DB_POOL_TIMEOUT", 2),
             # Bound values (a query point, say) never appear in SQL error messages or logs.
             hide_parameters=True,
-            connect_args={"application_name": "nearbank"},
+            connect_args={"application_name": "nearbank",
+                          "connect_timeout": app.config.get("DB_CONNECT_TIMEOUT", 1)},
         )
         self.session.configure(bind=self.engine)
         app.teardown_appcontext(lambda exc: self.session.remove())

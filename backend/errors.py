@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,6 +17,8 @@ PROBLEM_MIME = "application/problem+json"
 PROBLEM_BASE = "https://nearbank.example/problems/"
 
 log = logging.getLogger(__name__)
+# What a field name looks like: only such client-sent names are repeated in an error.
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}", re.ASCII)
 
 
 class AppError(Exception):
@@ -78,6 +81,10 @@ def _flatten(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
     if isinstance(messages, dict):
         pairs = []
         for key, value in messages.items():
+            if value == ["Unknown field."] and not FIELD_NAME.fullmatch(str(key)):
+                # The name is the client's, not ours: an unknown name is repeated only when it
+                # looks like a field name, never when it could be a position or other data.
+                key = "_unknown"
             name = f"{prefix}.{key}" if prefix else str(key)
             pairs.extend(_flatten(value, name))
         return pairs

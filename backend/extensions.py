@@ -5,10 +5,10 @@ from flask import current_app
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from webargs.flaskparser import FlaskParser
 
 from backend.db import Database
 from backend.errors import ProblemApi
+from backend.guards import StrictParser
 
 db = Database()
 jwt = JWTManager()
@@ -24,7 +24,7 @@ def auth_rate_limit() -> str:
     return current_app.config["AUTH_RATE_LIMIT"]
 
 
-class _Parser(FlaskParser):
+class _Parser(StrictParser):
     # Invalid input is a 400 with a problem+json body (see ProblemApi), also in the OpenAPI.
     DEFAULT_VALIDATION_STATUS = 400
 

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backend.config import DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_UPLOAD_BYTES, body_limits
+
 from backend.pgcluster import write_private_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,15 +36,16 @@ TLS = """\
 
 @dataclass(frozen=True)
 class FrontSettings:
-    """What the front needs to know; every size and time takes nginx's units (64k, 10s)."""
+    """What the front needs to know; every size and time takes nginx's units (10s); body sizes are bytes."""
 
     folder: Path
     port: int
     upstreams: list[Path | str]  # Unix socket paths, or "host:port"
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    json_max_body: str = "64k"
-    upload_max_body: str = "256m"
+    # Bytes; the app's own limits (MAX_JSON_BYTES, MAX_UPLOAD_BYTES), so the two never disagree.
+    json_max_body: int = DEFAULT_MAX_JSON_BYTES
+    upload_max_body: int = DEFAULT_MAX_UPLOAD_BYTES
     header_timeout: str = "10s"
     body_timeout: str = "10s"
     worker_processes: int = 1
@@ -54,13 +57,13 @@ class FrontSettings:
     def from_env(cls, folder: Path, upstreams: list[Path | str]) -> FrontSettings:
         env = os.environ
         cert, key = env.get("TLS_CERT_FILE"), env.get("TLS_KEY_FILE")
+        json_max, upload_max = body_limits()
         if bool(cert) != bool(key):
             raise RuntimeError("TLS needs both TLS_CERT_FILE and TLS_KEY_FILE")
         return cls(
             folder=folder, port=int(env.get("PORT", "8000")), upstreams=upstreams,
             tls_cert=Path(cert) if cert else None, tls_key=Path(key) if key else None,
-            json_max_body=env.get("JSON_MAX_BODY", "64k"),
-            upload_max_body=env.get("UPLOAD_MAX_BODY", "256m"),
+            json_max_body=json_max, upload_max_body=upload_max,
             header_timeout=env.get("CLIENT_HEADER_TIMEOUT", "10s"),
             body_timeout=env.get("CLIENT_BODY_TIMEOUT", "10s"),
             worker_processes=int(env.get("FRONT_WORKERS", "1")),

@@ -74,9 +74,9 @@ def _problem(reply_bytes: bytes, status: int) -> None:
 def test_the_fronts_own_errors_are_problem_json(stack):
     _problem(_raw(stack.port, b"NOT HTTP\r\n\r\n"), 400)
     _problem(_raw(stack.port, b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"), 414)
-    # JSON endpoints take small bodies only.
+    # JSON endpoints take bodies up to MAX_JSON_BYTES (1 MiB) only.
     big = request(stack.http(), "POST", "/api/v1/auth/login",
-                  body=b'{"email": "' + b"x" * 100_000 + b'"}',
+                  body=b'{"email": "' + b"x" * 2_000_000 + b'"}',
                   headers={"Content-Type": "application/json"})
     assert big.status == 413 and big.headers["content-type"] == "application/problem+json"
     assert big.json()["status"] == 413

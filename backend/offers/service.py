@@ -6,8 +6,6 @@ merchant), so another merchant's id answers 404 exactly like an id that does not
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import random
 import uuid
@@ -26,6 +24,7 @@ from backend.errors import BadRequest, Conflict, NotFound
 from backend.offers import reach
 from backend.offers.areas import Area, geodesic_area_m2
 from backend.offers.models import Merchant, Offer, Store
+from backend.paging import AfterId, decode_cursor, encode_cursor, split_page
 from backend.regions import in_service_region, region_containing, timezone_of
 from backend.uploads.geocoding import Geocoder, GeocodingUnavailable
 
@@ -518,28 +517,13 @@ def offer_json(offer: Offer, now: datetime, for_reviewer: bool = False) -> dict[
 
 # --- review -----------------------------------------------------------------------------------
 
-def _encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"i": last_id}).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        payload = None
-    if not isinstance(payload, dict) or not isinstance(payload.get("i"), int):
-        raise BadRequest("The cursor is not valid.",
-                         [{"field": "cursor", "in": "query", "message": "Malformed cursor."}])
-    return payload["i"]
-
-
 def _page(session: Session, query: Any, model: Any, limit: int,
           cursor: str | None) -> tuple[list[Any], str | None]:
     if cursor:
-        query = query.where(model.id > _decode_cursor(cursor))
-    rows = list(session.scalars(query.order_by(model.id).limit(limit + 1)))
-    page = rows[:limit]
-    return page, _encode_cursor(page[-1].id) if len(rows) > limit else None
+        query = query.where(model.id > decode_cursor(cursor, AfterId).i)
+    page, more = split_page(list(session.scalars(query.order_by(model.id).limit(limit + 1))),
+                            limit)
+    return page, encode_cursor(AfterId(page[-1].id)) if more else None
 
 
 def offers_for_review(session: Session, status: str, limit: int, cursor: str | None,

@@ -9,6 +9,7 @@ from marshmallow import fields, validate
 
 from backend import vocab
 from backend.geo import latitude_problem, longitude_problem
+from backend.guards import ascii_float
 
 MAX_RADIUS_M = 50_000
 DEFAULT_RADIUS_M = 5_000
@@ -40,7 +41,9 @@ class CodeList(fields.Field):
         codes = tuple(dict.fromkeys(c.strip() for c in value.split(",") if c.strip()))
         unknown = [c for c in codes if c not in self.choices]
         if unknown:
-            raise ma.ValidationError(f"Unknown code(s): {', '.join(unknown)}.")
+            # The allowed codes may be named; what the client sent is never echoed.
+            raise ma.ValidationError(f"{len(unknown)} unknown code(s); each must be one of: "
+                                     f"{', '.join(self.choices)}.")
         return codes
 
 
@@ -87,9 +90,10 @@ class BboxField(fields.Field):
             raise ma.ValidationError("Must be four comma-separated numbers: "
                                      "minLon,minLat,maxLon,maxLat.")
         try:
-            min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
+            min_lon, min_lat, max_lon, max_lat = (ascii_float(p) for p in parts)
         except ValueError as exc:
-            raise ma.ValidationError("Every bbox value must be a number.") from exc
+            raise ma.ValidationError(
+                "Every bbox value must be a decimal number in ASCII digits.") from exc
         if not all(math.isfinite(v) for v in (min_lon, min_lat, max_lon, max_lat)):
             raise ma.ValidationError("Every bbox value must be a finite number.")
         if longitude_problem(min_lon) or longitude_problem(max_lon):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -18,9 +16,17 @@ from sqlalchemy.exc import InternalError
 from sqlalchemy.orm import Session
 
 from backend.audit import record_audit
-from backend.errors import BadRequest, NotFound
+from backend.errors import NotFound
 from backend.geo import SPHEROID_OVER_SPHERE_MIN
 from backend.hours import OpeningHours, local_datetime, status_at, week_schedule
+from backend.paging import (
+    AfterDistance,
+    AfterId,
+    InvalidCursor,
+    decode_cursor,
+    encode_cursor,
+    split_page,
+)
 from backend.places.history import bump_source_version, lock_source_version, snapshot_sql
 from backend.places.models import Place
 
@@ -105,28 +111,6 @@ def _filter_fingerprint(query: NearbyQuery) -> str:
     return uuid.uuid5(uuid.NAMESPACE_OID, repr(parts)).hex[:12]
 
 
-def encode_cursor(payload: dict[str, Any]) -> str:
-    """An opaque, URL-safe page cursor."""
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, expected_keys: set[str]) -> dict[str, Any]:
-    """The payload of a cursor made by encode_cursor.
-
-    :raises BadRequest: when the cursor is malformed.
-    """
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        payload = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        payload = None
-    if not isinstance(payload, dict) or set(payload) != expected_keys:
-        raise BadRequest("The cursor is not valid.",
-                         [{"field": "cursor", "in": "query", "message": "Malformed cursor."}])
-    return payload
-
-
 def _nearby_filters(query: NearbyQuery, params: dict[str, Any]) -> str:
     clauses = []
     if query.kinds:
@@ -148,21 +132,18 @@ def _nearby_filters(query: NearbyQuery, params: dict[str, Any]) -> str:
     elif query.fee_free is False:
         clauses.append("p.repayment_fee > 0")
     if query.cursor:
-        after = decode_cursor(query.cursor, {"d", "i", "f"})
-        if after["f"] != _filter_fingerprint(query) or not isinstance(after["i"], int) \
-                or not isinstance(after["d"], int | float):
-            raise BadRequest("The cursor belongs to a different search.",
-                             [{"field": "cursor", "in": "query",
-                               "message": "Cursor does not match these filters."}])
+        after = decode_cursor(query.cursor, AfterDistance)
+        if after.f != _filter_fingerprint(query):
+            raise InvalidCursor("The cursor belongs to a search with other filters.")
         clauses.append(f"(ST_Distance(p.location, {_POINT}), p.id) > (:after_d, :after_id)")
-        params.update(after_d=float(after["d"]), after_id=after["i"])
+        params.update(after_d=float(after.d), after_id=after.i)
     return "".join(f"\n  AND {c}" for c in clauses)
 
 
 def find_nearby_places(session: Session, query: NearbyQuery, now: datetime) -> Page:
     """Places within the radius, nearest first by geodesic distance, ties broken by id.
 
-    :raises BadRequest: for a malformed cursor.
+    :raises InvalidCursor: for a cursor this search did not make.
     """
     params: dict[str, Any] = {"lat": query.lat, "lon": query.lon, "radius_m": query.radius_m}
     filters = _nearby_filters(query, params)
@@ -202,8 +183,8 @@ def find_nearby_places(session: Session, query: NearbyQuery, now: datetime) -> P
     next_cursor = None
     if more:
         last = page[-1]
-        next_cursor = encode_cursor({"d": last["distance_m"], "i": last["id"],
-                                     "f": _filter_fingerprint(query)})
+        next_cursor = encode_cursor(AfterDistance(d=float(last["distance_m"]), i=last["id"],
+                                                  f=_filter_fingerprint(query)))
     return Page(features, next_cursor)
 
 
@@ -374,7 +355,7 @@ def list_places_in_bbox(session: Session, bbox: tuple[float, float, float, float
                         now: datetime) -> Page:
     """Places inside a lat/lon box (for a map), ordered by id, paged by cursor.
 
-    :raises BadRequest: for a malformed cursor.
+    :raises InvalidCursor: for a cursor this search did not make.
     """
     min_lon, min_lat, max_lon, max_lat = bbox
     # A box whose west edge is east of its east edge crosses the antimeridian: two boxes.
@@ -391,22 +372,18 @@ def list_places_in_bbox(session: Session, bbox: tuple[float, float, float, float
         clauses.append("p.kind = :kind")
         params["kind"] = kind
     if cursor:
-        after = decode_cursor(cursor, {"i"})
-        if not isinstance(after["i"], int):
-            raise BadRequest("The cursor is not valid.",
-                             [{"field": "cursor", "in": "query", "message": "Malformed cursor."}])
         clauses.append("p.id > :after_id")
-        params["after_id"] = after["i"]
+        params["after_id"] = decode_cursor(cursor, AfterId).i
     sql = f"SELECT {_COLUMNS} FROM places p WHERE {' AND '.join(clauses)} ORDER BY p.id LIMIT :k"
     rows = session.execute(text(sql), params).mappings().all()
-    page, more = rows[:limit], len(rows) > limit
+    page, more = split_page(rows, limit)
     features = []
     for row in page:
         properties = _base_properties(row)
         properties.update(_hours_status(row, now))
         features.append({"type": "Feature", "id": properties["id"],
                          "geometry": _geometry(row), "properties": properties})
-    return Page(features, encode_cursor({"i": page[-1]["id"]}) if more else None)
+    return Page(features, encode_cursor(AfterId(page[-1]["id"])) if more else None)
 
 
 def set_place_status(session: Session, public_id: str, status: str, actor_id: int) -> None:

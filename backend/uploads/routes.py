@@ -7,8 +7,8 @@ from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 
 from backend.accounts.auth import role_required
-from backend.errors import BadRequest, field_error
 from backend.extensions import Blueprint, db
+from backend.paging import AfterId, decode_cursor, encode_cursor, split_page
 from backend.places.history import history_of
 from backend.places.service import find_place_key
 from backend.uploads import schemas, service
@@ -46,17 +46,11 @@ class Uploads(MethodView):
     @blp.doc(security=_BEARER)
     def get(self, args):
         """Uploads, newest first."""
-        before = None
-        if args.get("cursor"):
-            if not args["cursor"].isdigit():
-                raise BadRequest("The cursor is not valid.",
-                                 [field_error("cursor", "Malformed cursor.", "query")])
-            before = int(args["cursor"])
-        batches = service.list_batches(db.session, args["limit"] + 1, before)
-        page = batches[:args["limit"]]
-        more = len(batches) > args["limit"]
+        before = decode_cursor(args["cursor"], AfterId).i if args.get("cursor") else None
+        page, more = split_page(service.list_batches(db.session, args["limit"] + 1, before),
+                                args["limit"])
         return {"items": [service.batch_summary(b) for b in page],
-                "next_cursor": str(page[-1].id) if more else None}
+                "next_cursor": encode_cursor(AfterId(page[-1].id)) if more else None}
 
 
 @blp.route("/uploads/<batch_id>")

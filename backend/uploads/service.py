@@ -137,6 +137,14 @@ def _open(stream: BinaryIO, filename: str, file_format: str | None):
     return parse_file(stream, filename, file_format), file_format
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(text: str) -> str:
+    """Text PostgreSQL can hold: NUL and unpaired surrogates become U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def _stage(session: Session, batch: UploadBatch, records: Iterator[Any],
            geocoder: Geocoder | None, progress: Callable[[int], None] | None) -> _Counts:
     """Validate each record and COPY the valid ones; issues go through a spool file."""
@@ -159,14 +167,15 @@ def _stage(session: Session, batch: UploadBatch, records: Iterator[Any],
                     counts.rejected += 1
                 elif found:
                     counts.warned += 1
-                # PostgreSQL's jsonb cannot hold NUL; the report shows U+FFFD in its place.
-                raw_json = json.dumps(raw.fields, default=str).replace("\\u0000", "\\ufffd") \
-                    if found else None
+                # PostgreSQL's jsonb cannot hold NUL or a lone surrogate; the report shows
+                # U+FFFD in their place.
+                raw_json = _storable(json.dumps(raw.fields, default=str, ensure_ascii=False)
+                                     .replace("\\u0000", "\\ufffd")) if found else None
                 for severity, name, message in found:
                     counts.issues += 1
                     issues.writerow((batch.id, seq, raw.locator,
-                                     raw.fields.get("external_id") or "", severity, name,
-                                     message, raw_json))
+                                     _storable(str(raw.fields.get("external_id") or "")),
+                                     severity, name, message, raw_json))
                 if progress and seq % PROGRESS_EVERY == 0:
                     progress(seq)
         if progress:

@@ -71,6 +71,14 @@ LIST_FIELDS = ("services", "accessibility", "repayment_methods")
 NUMBER_FIELDS = ("lat", "lon", "repayment_fee")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unstorable(text: str) -> bool:
+    # PostgreSQL takes neither NUL nor a lone surrogate (JSON's "\ud800" escape) in text.
+    return "\x00" in text or (not text.isascii() and _SURROGATE.search(text) is not None)
+
+
 def _shape_problems(fields: dict[str, Any]) -> list[tuple[str, str]]:
     """Values of the wrong type, too long, or with NUL characters (which PostgreSQL refuses)."""
     problems = []
@@ -80,16 +88,17 @@ def _shape_problems(fields: dict[str, Any]) -> list[tuple[str, str]]:
         if name in LIST_FIELDS:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 problems.append((name, "must be a list of codes"))
-            elif any("\x00" in v or len(v) > 64 for v in value):
-                problems.append((name, "has a code that is too long or has a NUL character"))
+            elif any(_unstorable(v) or len(v) > 64 for v in value):
+                problems.append((name, "has a code that is too long, or has a NUL character "
+                                       "or an unpaired surrogate"))
             continue
         if name in NUMBER_FIELDS and isinstance(value, int | float) \
                 and not isinstance(value, bool):
             continue
         if not isinstance(value, str):
             problems.append((name, "must be text"))
-        elif "\x00" in value:
-            problems.append((name, "contains a NUL character"))
+        elif _unstorable(value):
+            problems.append((name, "contains a NUL character or an unpaired surrogate"))
         elif len(value) > MAX_LENGTHS.get(name, MAX_TEXT):
             problems.append((name, f"is longer than {MAX_LENGTHS.get(name, MAX_TEXT)} "
                                    "characters"))

@@ -60,11 +60,11 @@ def test_tls_balancers_and_host_are_rendered_and_valid_for_nginx(tmp_path):
 
 def test_settings_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("PORT", "18123")
-    monkeypatch.setenv("UPLOAD_MAX_BODY", "10m")
+    monkeypatch.setenv("MAX_UPLOAD_BYTES", "10485760")
     monkeypatch.setenv("FRONT_TRUSTED_PROXIES", "10.1.0.0/16 10.2.0.0/16")
     monkeypatch.delenv("TLS_CERT_FILE", raising=False)
     monkeypatch.delenv("TLS_KEY_FILE", raising=False)
     settings = FrontSettings.from_env(tmp_path, [tmp_path / "g.sock"])
-    assert (settings.port, settings.upload_max_body, settings.scheme) == (18123, "10m", "http")
+    assert (settings.port, settings.upload_max_body, settings.scheme) == (18123, 10485760, "http")
     assert settings.trusted_proxies == ["10.1.0.0/16", "10.2.0.0/16"]
-    assert "client_max_body_size 10m;" in render(settings)
+    assert "client_max_body_size 10485760;" in render(settings)

@@ -1,6 +1,8 @@
 """Streaming JSON for the parsers: ijson events over strictly checked UTF-8, one-line errors.
 
-Memory stays bounded by the largest single record (one feature, one ATM), not the document.
+Memory stays bounded by the largest single record (one feature, one ATM), not the document,
+and by the nesting depth, which is checked on the text before ijson sees it: ijson gives every
+event the path to its value, so a few hundred kilobytes of `[[[[...` would cost gigabytes.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import codecs
 import io
 import re
 from collections.abc import Iterator
+from itertools import accumulate
 from typing import BinaryIO
 
 import ijson
@@ -18,9 +21,46 @@ from backend.uploads.parsers import HEAD_BYTES, UTF8_BOM, UTF16_BOMS, FileFormat
 Event = tuple[str, str, object]
 
 MAX_CHUNK_BYTES = 64 * 1024
+MAX_DEPTH = 64  # GeoJSON multipolygons and Open Banking documents need about ten
 _SCALAR_EVENTS = frozenset(("null", "boolean", "integer", "double", "number", "string"))
 _WHITESPACE = b" \t\r\n"
 _CONSTANT = re.compile(r"(?<![\w\"])(?:-?Infinity|NaN)(?![\w\"])")
+_ESCAPES = re.compile(rb"\\.", re.S)
+_STRINGS = re.compile(rb'"[^"]*"')
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+class DepthGauge:
+    """Nesting depth of JSON text fed chunk by chunk, in linear time at C speed.
+
+    Escapes are dropped, then string literals, then everything but brackets; a string (or an
+    escape) that a chunk cuts continues into the next.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self._in_string = False
+        self._escaped = False
+
+    def deeper_than(self, chunk: bytes, limit: int) -> bool:
+        """Feed a chunk; whether the nesting exceeded `limit` inside it."""
+        if self._escaped and chunk:
+            chunk, self._escaped = chunk[1:], False
+        text = _ESCAPES.sub(b"", b'"' + chunk if self._in_string else chunk)
+        if text.endswith(b"\\"):
+            text, self._escaped = text[:-1], True
+        text = _STRINGS.sub(b"", text)
+        quote = text.find(b'"')
+        self._in_string = quote >= 0
+        if self._in_string:
+            text = text[:quote]
+        brackets = text.translate(None, _NOT_BRACKETS)
+        opens = brackets.count(b"[") + brackets.count(b"{")
+        start, self.depth = self.depth, self.depth + 2 * opens - len(brackets)
+        if start + opens <= limit:
+            return False
+        return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets), initial=start)) > limit
 
 
 class CheckedLines:
@@ -51,6 +91,7 @@ class CheckedLines:
         self.line = 1
         self.at_end = False
         self.has_content = False
+        self._depth = DepthGauge()
 
     def read(self, size: int = -1) -> bytes:
         """Up to `size` bytes, never past the end of a line; b"" at the end of the stream."""
@@ -62,6 +103,8 @@ class CheckedLines:
             chunk += self._stream.readline(limit - len(chunk))
         self.line = self._next_line
         _check_utf8(self._decoder, chunk, self.line, final=not chunk and not self._partial)
+        if self._depth.deeper_than(chunk, MAX_DEPTH):
+            raise FileFormatError(f"line {self.line}: JSON nested deeper than {MAX_DEPTH} levels")
         self._next_line += chunk.count(b"\n")
         if chunk.strip(_WHITESPACE):
             self.has_content = True
@@ -99,6 +142,10 @@ def json_events(stream: BinaryIO, *, partial: bool = False) -> Iterator[Event]:
     reader = CheckedLines(stream, partial=partial)
     try:
         yield from ijson.parse(reader, use_float=True)
+    except UnicodeDecodeError:
+        # ijson cannot decode a lone surrogate escape ("\\udfff") into text.
+        raise FileFormatError(f"line {reader.line}: a string is not valid Unicode (an unpaired "
+                              "surrogate escape); this is not valid text") from None
     except ijson.JSONError as error:
         if partial and reader.at_end:
             return
