@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend.config import DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_UPLOAD_BYTES, body_limits
-
 from backend.pgcluster import write_private_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +35,7 @@ TLS = """\
 
 @dataclass(frozen=True)
 class FrontSettings:
-    """What the front needs to know; every size and time takes nginx's units (10s); body sizes are bytes."""
+    """What the front needs to know: times in nginx's units (10s), body sizes in bytes."""
 
     folder: Path
     port: int
