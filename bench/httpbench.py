@@ -29,8 +29,9 @@ class Gunicorn:
     """`gunicorn --config python:backend.gunicorn_conf backend.wsgi:app` in its own session."""
 
     def __init__(self, database_url: str, workers: int, threads: int, log_path: Path,
-                 via_front: bool = False) -> None:
+                 via_front: bool = False, app: str = "backend.wsgi:app") -> None:
         self.database_url, self.workers, self.threads = database_url, workers, threads
+        self.app = app  # the WSGI app: Nearbank's, or bench.minimal's reference
         self.log_path = log_path
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -58,7 +59,7 @@ class Gunicorn:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [gunicorn, "--config", "python:backend.gunicorn_conf", "backend.wsgi:app"],
+                [gunicorn, "--config", "python:backend.gunicorn_conf", self.app],
                 cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True,
             )

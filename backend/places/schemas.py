@@ -81,6 +81,13 @@ class RepaymentQuerySchema(PointQuerySchema):
     fee_free = fields.Boolean(metadata={"description": "Only places that charge no fee."})
 
 
+# One instance each, made once: given a class, webargs builds a new schema (and deep-copies its
+# fields) on every request.
+POINT_QUERY = PointQuerySchema()
+NEARBY_PLACES_QUERY = NearbyPlacesQuerySchema()
+REPAYMENT_QUERY = RepaymentQuerySchema()
+
+
 class BboxField(fields.Field):
     """`minLon,minLat,maxLon,maxLat`; minLon > maxLon means the box crosses the antimeridian."""
 

@@ -11,6 +11,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
+import psycopg.errors
 from sqlalchemy import select, text
 from sqlalchemy.exc import InternalError
 from sqlalchemy.orm import Session
@@ -30,30 +32,37 @@ from backend.paging import (
 from backend.places.history import bump_source_version, lock_source_version, snapshot_sql
 from backend.places.models import Place
 
-# Columns every listing returns, with the point split into numbers.
+# Columns every listing returns, with the point split into numbers. Rows are plain tuples
+# (the hot path builds no dict per row): the R_* constants below are their positions. Values
+# come as the API writes them where PostgreSQL can say so (public id and fee as text, cut-off
+# as HH:MM), so that Python only copies them.
 _COLUMNS = """
-    p.id, p.public_id, p.kind, p.name, p.brand, p.street, p.locality, p.region, p.postcode,
-    p.country, p.timezone, p.opening_hours::text AS opening_hours, p.services, p.accessibility,
-    p.repayment_methods,
-    p.repayment_fee, p.repayment_fee_currency, p.repayment_posting, p.repayment_cutoff,
-    p.phone, p.status, p.last_verified_at,
-    ST_Y(p.location::geometry) AS lat, ST_X(p.location::geometry) AS lon
+    p.id, p.public_id::text, p.kind, p.name, p.brand, p.street, p.locality, p.region,
+    p.postcode, p.country, p.timezone, p.opening_hours::text, p.services, p.accessibility,
+    p.repayment_methods, p.repayment_fee::text, p.repayment_fee_currency, p.repayment_posting,
+    to_char(p.repayment_cutoff, 'HH24:MI'), p.phone, p.status, p.last_verified_at,
+    ST_Y(p.location::geometry), ST_X(p.location::geometry)
 """
-_POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography"
+(R_ID, R_PUBLIC_ID, R_KIND, R_NAME, R_BRAND, R_STREET, R_LOCALITY, R_REGION, R_POSTCODE,
+ R_COUNTRY, R_TIMEZONE, R_HOURS, R_SERVICES, R_ACCESSIBILITY, R_METHODS, R_FEE, R_CURRENCY,
+ R_POSTING, R_CUTOFF, R_PHONE, R_STATUS, R_VERIFIED, R_LAT, R_LON, R_DISTANCE, R_BEARING,
+ R_SPHERE) = range(27)
+_POINT = "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography"
 
 # Nearest first by the GiST index's KNN ordering (sphere distance), with the exact spheroid
 # distance alongside; find_nearby_places re-sorts by the latter and checks the cut is exact.
+# psycopg placeholders: the statement is prepared on each pooled connection.
 NEARBY_SQL = f"""
 SELECT {_COLUMNS},
        ST_Distance(p.location, {_POINT}) AS distance_m,
        degrees(ST_Azimuth({_POINT}, p.location)) AS bearing_deg,
        p.location <-> {_POINT} AS sphere_m
 FROM places p
-WHERE ST_DWithin(p.location, {_POINT}, :radius_m)
+WHERE ST_DWithin(p.location, {_POINT}, %(radius_m)s)
   AND p.status <> 'decommissioned'
   {{filters}}
 ORDER BY p.location <-> {_POINT}
-LIMIT :k
+LIMIT %(k)s
 """
 
 # Fallback when the KNN candidates cannot prove the order: every match, exact order.
@@ -63,11 +72,11 @@ SELECT {_COLUMNS},
        degrees(ST_Azimuth({_POINT}, p.location)) AS bearing_deg,
        0.0::float8 AS sphere_m
 FROM places p
-WHERE ST_DWithin(p.location, {_POINT}, :radius_m)
+WHERE ST_DWithin(p.location, {_POINT}, %(radius_m)s)
   AND p.status <> 'decommissioned'
   {{filters}}
 ORDER BY distance_m, p.id
-LIMIT :k
+LIMIT %(k)s
 """
 MAX_KNN_CANDIDATES = 4096
 
@@ -114,18 +123,18 @@ def _filter_fingerprint(query: NearbyQuery) -> str:
 def _nearby_filters(query: NearbyQuery, params: dict[str, Any]) -> str:
     clauses = []
     if query.kinds:
-        clauses.append("p.kind = ANY(:kinds)")
+        clauses.append("p.kind = ANY(%(kinds)s)")
         params["kinds"] = list(query.kinds)
     if query.services:
-        clauses.append("p.services @> CAST(:services AS text[])")
+        clauses.append("p.services @> %(services)s::text[]")
         params["services"] = list(query.services)
     if query.accessibility:
-        clauses.append("p.accessibility @> CAST(:accessibility AS text[])")
+        clauses.append("p.accessibility @> %(accessibility)s::text[]")
         params["accessibility"] = list(query.accessibility)
     if query.repayment_only:
         clauses.append("cardinality(p.repayment_methods) > 0")
     if query.methods:
-        clauses.append("p.repayment_methods @> CAST(:methods AS text[])")
+        clauses.append("p.repayment_methods @> %(methods)s::text[]")
         params["methods"] = list(query.methods)
     if query.fee_free is True:
         clauses.append("p.repayment_fee = 0")
@@ -135,47 +144,51 @@ def _nearby_filters(query: NearbyQuery, params: dict[str, Any]) -> str:
         after = decode_cursor(query.cursor, AfterDistance)
         if after.f != _filter_fingerprint(query):
             raise InvalidCursor("The cursor belongs to a search with other filters.")
-        clauses.append(f"(ST_Distance(p.location, {_POINT}), p.id) > (:after_d, :after_id)")
+        clauses.append(f"(ST_Distance(p.location, {_POINT}), p.id) > (%(after_d)s, %(after_id)s)")
         params.update(after_d=float(after.d), after_id=after.i)
     return "".join(f"\n  AND {c}" for c in clauses)
 
 
-def find_nearby_places(session: Session, query: NearbyQuery, now: datetime) -> Page:
+def find_nearby_places(source: Session | psycopg.Connection, query: NearbyQuery,
+                       now: datetime) -> Page:
     """Places within the radius, nearest first by geodesic distance, ties broken by id.
+
+    `source` is a psycopg connection in autocommit mode (the endpoints' hot path: one round
+    trip, a prepared statement) or a SQLAlchemy session (inside its transaction, a savepoint
+    around each statement).
 
     :raises InvalidCursor: for a cursor this search did not make.
     """
     params: dict[str, Any] = {"lat": query.lat, "lon": query.lon, "radius_m": query.radius_m}
     filters = _nearby_filters(query, params)
+    fetch = _fetcher(source)
     wanted = query.limit + 1  # one more than a page tells whether there is a next page
     k = wanted + 8
     while True:
         exact = k > MAX_KNN_CANDIDATES
         sql = (NEARBY_EXACT_SQL if exact else NEARBY_SQL).format(filters=filters)
+        params["k"] = k
         try:
+            rows = fetch(sql, params)
+        except psycopg.errors.InternalError as exc:
             # PostGIS's geography KNN can fail its own ordering check ("index returned tuples
             # in wrong order") when a place lies within ~1e-12 degrees of the query point near
-            # (0, 0); the savepoint lets the exact query answer instead of the request failing.
-            with session.begin_nested():
-                rows = session.execute(text(sql), {**params, "k": k}).mappings().all()
-        except InternalError as exc:
-            if exact or "wrong order" not in str(exc.orig):
+            # (0, 0); the exact query answers instead of the request failing.
+            if exact or "wrong order" not in str(exc):
                 raise
             k = MAX_KNN_CANDIDATES + 1
             continue
         exhausted = len(rows) < k
-        accepted = []
-        for row in sorted(rows, key=lambda r: (r["distance_m"], r["id"])):
-            if query.open_now is not None \
-                    and _hours_status(row, now)["open_now"] is not query.open_now:
-                continue
-            accepted.append(row)
-        accepted = accepted[:wanted]
+        ordered = sorted(rows, key=_exact_order)
+        if query.open_now is not None:
+            ordered = [row for row in ordered
+                       if _hours_status(row, now)["open_now"] is query.open_now]
+        accepted = ordered[:wanted]
         # Every unfetched row is at least `floor` metres away on the spheroid, so the cut is
         # exact once the last accepted row is nearer than that.
-        floor = rows[-1]["sphere_m"] * SPHEROID_OVER_SPHERE_MIN if rows else 0.0
+        floor = rows[-1][R_SPHERE] * SPHEROID_OVER_SPHERE_MIN if rows else 0.0
         if exact or exhausted or (len(accepted) == wanted
-                                  and accepted[-1]["distance_m"] < floor):
+                                  and accepted[-1][R_DISTANCE] < floor):
             break
         k *= 4
     page, more = accepted[:query.limit], len(accepted) > query.limit
@@ -183,13 +196,33 @@ def find_nearby_places(session: Session, query: NearbyQuery, now: datetime) -> P
     next_cursor = None
     if more:
         last = page[-1]
-        next_cursor = encode_cursor(AfterDistance(d=float(last["distance_m"]), i=last["id"],
+        next_cursor = encode_cursor(AfterDistance(d=float(last[R_DISTANCE]), i=last[R_ID],
                                                   f=_filter_fingerprint(query)))
     return Page(features, next_cursor)
 
 
+def _exact_order(row: Any) -> tuple[float, int]:
+    return row[R_DISTANCE], row[R_ID]
+
+
+def _fetcher(source: Session | psycopg.Connection) -> Any:
+    """fetch(sql, params) -> rows (tuples) for a psycopg connection or a SQLAlchemy session."""
+    if isinstance(source, psycopg.Connection):
+        def fetch(sql: str, params: dict[str, Any]) -> list[Any]:
+            return source.execute(sql, params, prepare=True).fetchall()
+        return fetch
+
+    def fetch_in_session(sql: str, params: dict[str, Any]) -> list[Any]:
+        try:
+            with source.begin_nested():
+                return list(source.connection().exec_driver_sql(sql, params))
+        except InternalError as exc:
+            raise exc.orig from None
+    return fetch_in_session
+
+
 def _hours(row: Any) -> OpeningHours | None:
-    return _parse_hours(row["opening_hours"]) if row["opening_hours"] else None
+    return _parse_hours(row[R_HOURS]) if row[R_HOURS] else None
 
 
 @lru_cache(maxsize=4096)
@@ -198,15 +231,22 @@ def _parse_hours(document: str) -> OpeningHours:
     return OpeningHours.from_json(json.loads(document))
 
 
+_CLOSED = {"open_now": False, "next_change": None, "closes_soon": False}
+_UNKNOWN = {"open_now": None, "next_change": None, "closes_soon": False}
+
+
 def _hours_status(row: Any, now: datetime) -> dict[str, Any]:
-    """open_now / next change / closes_soon of a row; unknown hours give open_now None."""
-    if row["status"] != "active":
-        return {"open_now": False, "next_change": None, "closes_soon": False}
-    if not row["opening_hours"]:
-        return {"open_now": None, "next_change": None, "closes_soon": False}
+    """open_now / next change / closes_soon of a row; unknown hours give open_now None.
+
+    The dict returned is shared (cached): copy it, never change it.
+    """
+    if row[R_STATUS] != "active":
+        return _CLOSED
+    if not row[R_HOURS]:
+        return _UNKNOWN
     # Every opening and closing falls on a whole minute, so the status is the same for any
     # instant within a minute: places sharing a schedule and a zone share one computation.
-    return _status_in_minute(row["opening_hours"], row["timezone"],
+    return _status_in_minute(row[R_HOURS], row[R_TIMEZONE],
                              now.replace(second=0, microsecond=0))
 
 
@@ -222,30 +262,42 @@ def _status_in_minute(document: str, tz: str, minute: datetime) -> dict[str, Any
 
 def _repayment(row: Any, now: datetime) -> dict[str, Any] | None:
     """How to repay a card at this place, or None when it takes no repayments."""
-    methods = list(row["repayment_methods"] or [])
+    methods = row[R_METHODS]
     if not methods:
         return None
-    fee = row["repayment_fee"]
-    cutoff = row["repayment_cutoff"]
+    fee = row[R_FEE]
+    cutoff = row[R_CUTOFF]
     cutoff_today = None
     cutoff_passed = None
     if cutoff is not None:
-        today = now.astimezone(_zone(row["timezone"])).date()
-        cutoff_at = local_datetime(row["timezone"], today, cutoff.strftime("%H:%M"))
+        cutoff_at = _cutoff_at(row[R_TIMEZONE], cutoff, now.replace(second=0, microsecond=0))
         cutoff_today = cutoff_at.isoformat()
         cutoff_passed = now >= cutoff_at
-    where = {"branch": "at the counter", "atm": "at the deposit machine",
-             "partner_outlet": "at the till"}[row["kind"]]
     return {
-        "methods": methods,
-        "how": f"{_join_methods(methods)} {where}",
-        "fee": None if fee is None else {"amount": str(fee),
-                                          "currency": row["repayment_fee_currency"]},
-        "fee_free": fee is not None and fee == Decimal(0),
-        "posting": row["repayment_posting"],
+        "methods": list(methods),
+        "how": _how(tuple(methods), row[R_KIND]),
+        "fee": None if fee is None else {"amount": fee, "currency": row[R_CURRENCY]},
+        "fee_free": fee is not None and Decimal(fee) == 0,
+        "posting": row[R_POSTING],
         "cutoff_today": cutoff_today,
         "cutoff_passed": cutoff_passed,
     }
+
+
+@lru_cache(maxsize=4096)
+def _cutoff_at(tz: str, cutoff: str, minute: datetime) -> datetime:
+    # Today's cut-off in the place's zone: the same for every instant of a minute.
+    today = minute.astimezone(_zone(tz)).date()
+    return local_datetime(tz, today, cutoff)
+
+
+_WHERE = {"branch": "at the counter", "atm": "at the deposit machine",
+          "partner_outlet": "at the till"}
+
+
+@lru_cache(maxsize=1024)
+def _how(methods: tuple[str, ...], kind: str) -> str:
+    return f"{_join_methods(list(methods))} {_WHERE[kind]}"
 
 
 _METHOD_WORDS = {"cash": "cash", "cheque": "cheque", "debit_card": "debit card",
@@ -263,34 +315,34 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def _base_properties(row: Any) -> dict[str, Any]:
+    verified = row[R_VERIFIED]
     return {
-        "id": str(row["public_id"]),
-        "kind": row["kind"],
-        "name": row["name"],
-        "brand": row["brand"],
-        "address": {"street": row["street"], "locality": row["locality"],
-                    "region": row["region"], "postcode": row["postcode"],
-                    "country": row["country"]},
-        "status": row["status"],
-        "timezone": row["timezone"],
-        "services": list(row["services"] or []),
-        "accessibility": list(row["accessibility"] or []),
-        "phone": row["phone"],
-        "last_verified_at": row["last_verified_at"].isoformat()
-        if row["last_verified_at"] else None,
+        "id": row[R_PUBLIC_ID],
+        "kind": row[R_KIND],
+        "name": row[R_NAME],
+        "brand": row[R_BRAND],
+        "address": {"street": row[R_STREET], "locality": row[R_LOCALITY],
+                    "region": row[R_REGION], "postcode": row[R_POSTCODE],
+                    "country": row[R_COUNTRY]},
+        "status": row[R_STATUS],
+        "timezone": row[R_TIMEZONE],
+        "services": row[R_SERVICES] or [],
+        "accessibility": row[R_ACCESSIBILITY] or [],
+        "phone": row[R_PHONE],
+        "last_verified_at": verified.isoformat() if verified else None,
     }
 
 
 def _geometry(row: Any) -> dict[str, Any]:
-    return {"type": "Point", "coordinates": [round(row["lon"], 7), round(row["lat"], 7)]}
+    return {"type": "Point", "coordinates": [round(row[R_LON], 7), round(row[R_LAT], 7)]}
 
 
 def _feature(row: Any, now: datetime) -> dict:
     properties = _base_properties(row)
-    bearing = row["bearing_deg"]  # None when the place is exactly at the query point
-    properties.update(distance_m=round(row["distance_m"], 1),
-                      bearing_deg=None if bearing is None else round(bearing, 1),
-                      **_hours_status(row, now))
+    bearing = row[R_BEARING]  # None when the place is exactly at the query point
+    properties["distance_m"] = round(row[R_DISTANCE], 1)
+    properties["bearing_deg"] = None if bearing is None else round(bearing, 1)
+    properties.update(_hours_status(row, now))
     properties["repayment"] = _repayment(row, now)
     return {"type": "Feature", "id": properties["id"], "geometry": _geometry(row),
             "properties": properties}
@@ -310,7 +362,7 @@ def get_place(session: Session, public_id: str, now: datetime) -> dict[str, Any]
         properties["opening_hours"] = None
     else:
         text_hours, text_exceptions = hours.to_text()
-        today = now.astimezone(_zone(row["timezone"])).date()
+        today = now.astimezone(_zone(row[R_TIMEZONE])).date()
         properties["opening_hours"] = {
             "text": text_hours,
             "exceptions_text": text_exceptions or None,
@@ -345,9 +397,8 @@ def find_place_key(session: Session, public_id: str) -> uuid.UUID:
 
 def _one_row(session: Session, public_id: str) -> Any:
     key = find_place_key(session, public_id)
-    return session.execute(
-        text(f"SELECT {_COLUMNS} FROM places p WHERE p.public_id = :id"), {"id": key}
-    ).mappings().one()
+    return session.connection().exec_driver_sql(
+        f"SELECT {_COLUMNS} FROM places p WHERE p.public_id = %(id)s", {"id": key}).one()
 
 
 def list_places_in_bbox(session: Session, bbox: tuple[float, float, float, float],
@@ -361,7 +412,7 @@ def list_places_in_bbox(session: Session, bbox: tuple[float, float, float, float
     # A box whose west edge is east of its east edge crosses the antimeridian: two boxes.
     boxes = [(min_lon, max_lon)] if min_lon <= max_lon else [(min_lon, 180.0), (-180.0, max_lon)]
     envelope = " OR ".join(
-        f"p.location::geometry && ST_MakeEnvelope(:w{i}, :s, :e{i}, :n, 4326)"
+        f"p.location::geometry && ST_MakeEnvelope(%(w{i})s, %(s)s, %(e{i})s, %(n)s, 4326)"
         for i in range(len(boxes))
     )
     params: dict[str, Any] = {"s": min_lat, "n": max_lat, "k": limit + 1}
@@ -369,13 +420,13 @@ def list_places_in_bbox(session: Session, bbox: tuple[float, float, float, float
         params[f"w{i}"], params[f"e{i}"] = west, east
     clauses = [f"({envelope})", "p.status <> 'decommissioned'"]
     if kind:
-        clauses.append("p.kind = :kind")
+        clauses.append("p.kind = %(kind)s")
         params["kind"] = kind
     if cursor:
-        clauses.append("p.id > :after_id")
+        clauses.append("p.id > %(after_id)s")
         params["after_id"] = decode_cursor(cursor, AfterId).i
-    sql = f"SELECT {_COLUMNS} FROM places p WHERE {' AND '.join(clauses)} ORDER BY p.id LIMIT :k"
-    rows = session.execute(text(sql), params).mappings().all()
+    sql = f"SELECT {_COLUMNS} FROM places p WHERE {' AND '.join(clauses)} ORDER BY p.id LIMIT %(k)s"
+    rows = session.connection().exec_driver_sql(sql, params).all()
     page, more = split_page(rows, limit)
     features = []
     for row in page:
@@ -383,7 +434,7 @@ def list_places_in_bbox(session: Session, bbox: tuple[float, float, float, float
         properties.update(_hours_status(row, now))
         features.append({"type": "Feature", "id": properties["id"],
                          "geometry": _geometry(row), "properties": properties})
-    return Page(features, encode_cursor(AfterId(page[-1]["id"])) if more else None)
+    return Page(features, encode_cursor(AfterId(page[-1][R_ID])) if more else None)
 
 
 def set_place_status(session: Session, public_id: str, status: str, actor_id: int) -> None:
