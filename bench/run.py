@@ -46,6 +46,13 @@ from bench.reference import (
     Hit,
     compare_page,
 )
+from bench.report import (
+    BARE_HEALTHZ,
+    NEARBANK_HEALTHZ,
+    NEARBANK_NEARBY,
+    REFERENCE_NEARBY,
+    REFERENCE_PG_NEARBY,
+)
 from bench.sqlbench import (
     buffers_per_query,
     explain,
@@ -86,6 +93,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0,
                         help="seconds of unmeasured load before each HTTP run "
                              "(default %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the HTTP runs, Nearbank and the reference alternating; "
+                             "the median round counts (default %(default)s)")
     parser.add_argument("--concurrency", type=int, default=8,
                         help="wrk keep-alive connections (default %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="WEB_CONCURRENCY (default 2)")
@@ -232,6 +242,12 @@ def _nearbank_backends(conn: psycopg.Connection) -> list[int]:
     return [row[0] for row in rows]
 
 
+def _backends_of(conn: psycopg.Connection, application: str) -> list[int]:
+    rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND application_name = %s", (application,)).fetchall()
+    return [row[0] for row in rows]
+
+
 def _sessions(conn: psycopg.Connection) -> int:
     row = conn.execute("SELECT sessions FROM pg_stat_database "
                        "WHERE datname = current_database()").fetchone()
@@ -283,29 +299,43 @@ def bench_size(args: argparse.Namespace, url: str, conn: psycopg.Connection, siz
     if is_local(url):
         server_pids = partial(_nearbank_backends, conn)
     nearby_paths = [nearby_path(lat, lon, args.radius, args.limit) for lat, lon in points]
-    log(f"gunicorn: {args.workers} workers x {args.threads} threads")
+    log(f"gunicorn: {args.workers} workers x {args.threads} threads, Nearbank and the "
+        "reference (bench/minimal.py)")
     sessions_before = _sessions(conn)
+    reference_pids: Callable[[], list[int]] | None = None
+    if is_local(url):
+        reference_pids = partial(_backends_of, conn, "nearbank-reference")
+    ref_paths = [p.replace("/api/v1/places/nearby", "/nearby") for p in nearby_paths]
+    ref_pg_paths = [p.replace("/api/v1/places/nearby", "/nearby-pg") for p in nearby_paths]
     with Gunicorn(url, args.workers, args.threads, VAR / "gunicorn.log",
-                  via_front=args.via_front) as server:
+                  via_front=args.via_front) as server, \
+            Gunicorn(url, args.workers, args.threads, VAR / "gunicorn-reference.log",
+                     via_front=args.via_front, app="bench.minimal:app") as reference:
         for expected in answers:
             _merge(checks, check_http(server.port, expected, args.radius, args.limit))
         checks.points = len(answers)
         log(f"  results: HTTP {checks.http_equal}/{checks.points} equal to the brute force, "
             f"SQL {checks.sql_equal}/{checks.points}"
             + (f"; problems: {checks.problems[:3]}" if checks.problems else ""))
-        runs = {}
-        for label, paths in (("trivial", ["/healthz"]), ("nearby", nearby_paths)):
-            measure(server, paths, VAR, args.warmup, args.concurrency, None)
-            time.sleep(1.0)  # let the warm-up's last requests finish: both workers idle
-            runs[label] = measure(server, paths, VAR, args.duration, args.concurrency,
-                                  server_pids)
-            run = runs[label]
-            log(f"  HTTP {label}: {run.latency.per_second:,.0f} rps, "
-                f"p50 {run.latency.p50_ms:.2f} ms, p99 {run.latency.p99_ms:.2f} ms, "
-                f"{run.errors} errors; workers' CPU split {report.split(run)}")
-            other = report.other_cpu_share(run, os.cpu_count() or 1)
-            if other > 0.1:
-                log(f"  warning: other processes used {other:.0%} of the cores during this run")
+        plan = [(NEARBANK_NEARBY, server, nearby_paths, server_pids),
+                (REFERENCE_NEARBY, reference, ref_paths, reference_pids),
+                (REFERENCE_PG_NEARBY, reference, ref_pg_paths, reference_pids),
+                (NEARBANK_HEALTHZ, server, ["/healthz"], server_pids),
+                (BARE_HEALTHZ, reference, ["/healthz"], reference_pids)]
+        rounds: dict[str, list] = {label: [] for label, *_ in plan}
+        for number in range(args.rounds):
+            # Alternate the order so that no side always runs first (or last) in a round.
+            for label, target, paths, pids in plan if number % 2 == 0 else plan[::-1]:
+                measure(target, paths, VAR, args.warmup, args.concurrency, None)
+                time.sleep(1.0)  # let the warm-up's last requests finish: both workers idle
+                run = measure(target, paths, VAR, args.duration, args.concurrency, pids)
+                rounds[label].append(run)
+                other = report.other_cpu_share(run, os.cpu_count() or 1)
+                log(f"  round {number + 1} {label}: {run.latency.per_second:,.0f} rps, "
+                    f"p50 {run.latency.p50_ms:.2f} ms, {run.errors} errors; workers' CPU split "
+                    f"{report.split(run)}; other processes {other:.0%}")
+        runs = {"nearby": report.median_run(rounds[NEARBANK_NEARBY]),
+                "trivial": report.median_run(rounds[NEARBANK_HEALTHZ])}
         held = len(_nearbank_backends(conn))
         peaks = worker_peak_memory_kib(server)
     opened = _sessions_opened_since(conn, sessions_before)
@@ -314,7 +344,8 @@ def bench_size(args: argparse.Namespace, url: str, conn: psycopg.Connection, siz
 
     result = report.SizeResult(
         size, len(brute), generate_s, table_mib, index_mib, sql, fresh, brute_latency,
-        brute.nbytes / 2**20, runs["trivial"], runs["nearby"], peaks, held, opened, checks)
+        brute.nbytes / 2**20, runs["trivial"], runs["nearby"], peaks, held, opened, checks,
+        rounds=rounds)
     if headline:
         full = next((a for a in answers if len(a.hits) > args.limit), answers[0])
         log(f"EXPLAIN (ANALYZE, BUFFERS) at ({full.lat}, {full.lon})")
