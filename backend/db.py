@@ -75,7 +75,7 @@ class Database:
         """Where a read-only request reads: a pooled driver connection (driver_connection),
         or the scoped session when it is bound to one connection in a transaction of its own
         (the test suite pins each test's session so): the request must see what it sees."""
-        if isinstance(self.session.get_bind(), Connection):
+        if isinstance(self.session.session_factory.kw.get("bind"), Connection):
             yield self.session()
             return
         with self.driver_connection() as conn:

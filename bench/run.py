@@ -337,8 +337,11 @@ def bench_size(args: argparse.Namespace, url: str, conn: psycopg.Connection, siz
         runs = {"nearby": report.median_run(rounds[NEARBANK_NEARBY]),
                 "trivial": report.median_run(rounds[NEARBANK_HEALTHZ])}
         held = len(_nearbank_backends(conn))
+        # The reference's connections (one per thread it ran, kept) count in the database's
+        # sessions too: they are taken out of what gunicorn-for-Nearbank opened.
+        reference_sessions = len(_backends_of(conn, "nearbank-reference"))
         peaks = worker_peak_memory_kib(server)
-    opened = _sessions_opened_since(conn, sessions_before)
+    opened = _sessions_opened_since(conn, sessions_before) - reference_sessions
     log(f"  DB connections: {held} held by the workers under load, {opened} opened by gunicorn "
         f"in all; worker VmHWM: {', '.join(f'{kib / 1024:.0f} MiB' for kib in peaks)}")
 
@@ -559,6 +562,20 @@ def render(args: argparse.Namespace, argv: list[str], started: datetime, code: s
         "### Ratios",
         "",
         report.ratios_table(results),
+        "",
+        "### Against the reference app",
+        "",
+        "`bench/minimal.py` under the same gunicorn settings on the same table: plain Flask, "
+        "one psycopg connection per thread, one prepared KNN + `ST_DWithin` statement with the "
+        "spheroid distance and bearing, the same GeoJSON shape (hours and repayment facts left "
+        "null, no validation, no order proof, no cursor); `/nearby-pg` has PostgreSQL build the "
+        "FeatureCollection; its `/healthz` is bare Flask. Each round runs every line once, in "
+        "alternating order (forward, then backward), each after its own warm-up and pause; the "
+        "median round counts. \"vs reference\" is the median's ratio (Nearbank nearby against "
+        "the json.dumps reference, Nearbank `/healthz` against bare Flask). A run whose workers' "
+        "split is far from even, or with other processes well above 0%, is not comparable.",
+        "",
+        report.comparison_table(results, cores),
         "",
         "### CPU per request",
         "",

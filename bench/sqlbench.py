@@ -30,7 +30,8 @@ def first_round_k(limit: int) -> int:
     return limit + 1 + 8
 
 
-NEARBY_PSYCOPG_SQL = psycopg_sql(NEARBY_SQL.format(filters=""))
+# The endpoint's statement is written with psycopg placeholders already.
+NEARBY_PSYCOPG_SQL = NEARBY_SQL.format(filters="")
 
 
 def nearby_params(lat: float, lon: float, radius_m: float, limit: int) -> dict[str, Any]:
