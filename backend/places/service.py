@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import psycopg.errors
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import InternalError
 from sqlalchemy.orm import Session
 
@@ -359,6 +359,20 @@ def _feature(row: Any, now: datetime, minute: datetime) -> dict:
     properties["repayment"] = _repayment(row, now, minute)
     return {"type": "Feature", "id": properties["id"], "geometry": _geometry(row),
             "properties": properties}
+
+
+def store_in_spatial_order(session: Session | Connection) -> None:
+    """Rewrite `places` in the order of its GiST index, and refresh the planner's statistics.
+
+    A nearby search reads every candidate's row from the table; stored in spatial order,
+    neighbours share pages and a search touches a few pages instead of one per candidate
+    (docs/benchmarks.md). Rows written later (uploads) are appended wherever there is room, so
+    operators run this after a bulk load and from time to time (`flask places reorder`). It
+    locks the table for its duration (seconds per million places): reads wait meanwhile.
+    The caller commits.
+    """
+    session.execute(text("CLUSTER places USING ix_places_location"))
+    session.execute(text("ANALYZE places"))
 
 
 def get_place(session: Session, public_id: str, now: datetime) -> dict[str, Any]:
