@@ -27,13 +27,12 @@ def _actor() -> int:
 @blp.route("/uploads")
 class Uploads(MethodView):
     @role_required(*MAINTAINERS)
-    @blp.arguments(schemas.UploadFormSchema, location="form")
-    @blp.arguments(schemas.UploadFileSchema, location="files")
+    @blp.arguments(schemas.UploadSchema, location="multipart")
     @blp.response(201, schemas.BatchSchema)
     @blp.doc(security=_BEARER)
-    def post(self, form, files):
+    def post(self, form):
         """Dry run: parse, validate and diff a file; nothing visible changes yet."""
-        upload = files["file"]
+        upload = form["file"]
         batch = service.submit_upload(
             db.session, upload.stream, upload.filename or "upload", form["source"],
             form["mode"], actor_id=_actor(), via="api", file_format=form.get("format"),
