@@ -25,8 +25,9 @@ class UploadSchema(ma.Schema):
 class ListQuerySchema(ma.Schema):
     """Paging of the upload list."""
 
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200),
+                           metadata={"description": "At most this many uploads in one page."})
+    cursor = fields.String(metadata={"description": "`next_cursor` of the previous page."})
 
 
 class BatchSchema(ma.Schema):
