@@ -91,7 +91,14 @@ def _flatten(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details (documentation of every error response)."""
+    """RFC 9457 problem details (documentation of every error response).
+
+    A problem type may add members of its own (RFC 9457 section 3.2), as promotions-not-enabled
+    does with `consent_url`: the schema admits them.
+    """
+
+    class Meta:
+        unknown = ma.INCLUDE
 
     type = ma.fields.String()
     title = ma.fields.String()
