@@ -367,9 +367,10 @@ def _run_case(w: World, role: str, key: str, case, tally: Tally) -> None:
     try:
         case.validate_response(response, checks=CHECKS)
     except (AssertionError, BaseExceptionGroup) as exc:  # failed checks: report them all
-        detail = str(exc).strip().splitlines()
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        curl = [line for line in lines if line.startswith("curl ")]
         tally.failures.append(f"{key} [{role}] -> {response.status_code}: "
-                              f"{' | '.join(detail[:6])[:700]}")
+                              f"{' | '.join(lines[:5])[:500]}{' | ' + curl[0] if curl else ''}")
 
 
 def run_role(schema, w: World, role: str) -> Tally:
