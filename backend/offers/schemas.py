@@ -30,11 +30,26 @@ def _text(max_length: int, **kwargs: Any) -> fields.String:
         if len(value) > max_length:
             raise ma.ValidationError(f"At most {max_length} characters.")
 
-    return fields.String(validate=check, **kwargs)
+    # The OpenAPI document states the same rule: 1 to max_length characters, not all blank.
+    metadata = {"minLength": 1, "maxLength": max_length, "pattern": r"\S",
+                **kwargs.pop("metadata", {})}
+    return fields.String(validate=check, metadata=metadata, **kwargs)
 
 
 class GeoJSONPoint(fields.Field):
     """A GeoJSON Point `{"type": "Point", "coordinates": [lon, lat]}`, loaded as (lat, lon)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        for key, value in {
+            "type": "object", "required": ["type", "coordinates"],
+            "additionalProperties": False,
+            "properties": {"type": {"type": "string", "enum": ["Point"]},
+                           "coordinates": {"type": "array", "items": {"type": "number"},
+                                           "minItems": 2, "maxItems": 3}},
+            "example": {"type": "Point", "coordinates": [-0.1414, 51.5382]},
+        }.items():
+            self.metadata.setdefault(key, value)
 
     def _deserialize(self, value, attr, data, **kwargs) -> tuple[float, float]:
         hint = 'Must be a GeoJSON Point: {"type": "Point", "coordinates": [lon, lat]}.'
@@ -57,6 +72,10 @@ class GeoJSONPoint(fields.Field):
 
 class GeoJSONPolygonArea(fields.Field):
     """An offer area: a GeoJSON Polygon checked by `backend.offers.areas.parse_area`."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.metadata.setdefault("type", "object")
 
     def _deserialize(self, value, attr, data, **kwargs):
         try:

@@ -131,7 +131,7 @@ class PlacesInBbox(MethodView):
 
 @blp.route("/places/<place_id>")
 class PlaceDetail(MethodView):
-    @blp.response(200, schemas.FeatureSchema)
+    @blp.response(200, schemas.FeatureSchema, example=NEARBY_EXAMPLE["features"][0])
     def get(self, place_id):
         """One place with its week of opening hours.
 
