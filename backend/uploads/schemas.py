@@ -9,15 +9,10 @@ from backend.uploads.service import MODES
 FORMATS = ("nearbank-csv", "nearbank-geojson", "ob-atm", "ob-branch", "osm-geojson", "osm-csv")
 
 
-class UploadFileSchema(ma.Schema):
-    """The file part of a multipart upload."""
+class UploadSchema(ma.Schema):
+    """A multipart/form-data upload: the file and the fields that say what it is."""
 
     file = Upload(required=True, metadata={"description": "CSV, GeoJSON or Open Banking JSON."})
-
-
-class UploadFormSchema(ma.Schema):
-    """The form fields of a multipart upload."""
-
     source = fields.String(required=True, metadata={
         "description": "The data source the file describes, e.g. `ob-nearbank-atms`."})
     mode = fields.String(load_default="merge", validate=validate.OneOf(MODES), metadata={
@@ -30,8 +25,9 @@ class UploadFormSchema(ma.Schema):
 class ListQuerySchema(ma.Schema):
     """Paging of the upload list."""
 
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200),
+                           metadata={"description": "At most this many uploads in one page."})
+    cursor = fields.String(metadata={"description": "`next_cursor` of the previous page."})
 
 
 class BatchSchema(ma.Schema):
