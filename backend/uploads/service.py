@@ -32,7 +32,8 @@ from backend.places.history import (
     snapshot_sql,
     source_version,
 )
-from backend.uploads.checks import COUNTRY_TIMEZONES, location_warnings
+from backend import world
+from backend.uploads.checks import location_problems
 from backend.uploads.geocoding import Geocoder, GeocodingUnavailable
 from backend.uploads.models import UploadBatch
 from backend.uploads.parsers import (
@@ -193,21 +194,18 @@ def _check(batch: UploadBatch, raw: Any,
                                          f"{batch.source!r}"))
     if fields.get("lat") in (None, "") and fields.get("lon") in (None, "") and geocoder:
         found += _geocode(fields, geocoder)
-    if not fields.get("country"):
-        found += _country_from_point(fields)
-    if not fields.get("timezone") and fields.get("country") in COUNTRY_TIMEZONES:
-        fields["timezone"] = COUNTRY_TIMEZONES[fields["country"]]
-        found.append(("warning", "timezone", f"not given; {fields['timezone']} assumed from "
-                                             f"country {fields['country']}"))
+    timezone_given = bool(fields.get("timezone"))
+    found += _place_from_point(fields)
     result = validate_record(raw.locator, fields)
     found += [("error", e.field, e.message) for e in result.errors]
     found += [("warning", w.field, w.message) for w in result.warnings]
     record = result.record
     if record is None or any(f[0] == "error" for f in found):
         return None, found
-    found += [("warning", name, message)
-              for name, message in location_warnings(record.lat, record.lon,
-                                                     record.values["country"])]
+    found += location_problems(record.lat, record.lon, record.values["country"],
+                               record.values["timezone"] if timezone_given else None)
+    if any(f[0] == "error" for f in found):
+        return None, found
     values = dict(record.values)
     values["location"] = f"SRID=4326;POINT({record.lon!r} {record.lat!r})"
     if values["opening_hours"] is not None:
@@ -235,21 +233,35 @@ def _geocode(fields: dict[str, Any], geocoder: Geocoder) -> list[tuple[str, str,
                                f"({point[0]:.6f}, {point[1]:.6f})")]
 
 
-def _country_from_point(fields: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Fill a record's missing country from the service region its point lies in."""
-    from backend.regions import in_service_region
-
+def _place_from_point(fields: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Fill a record's missing country and time zone from its point, anywhere, saying so."""
+    if fields.get("country") and fields.get("timezone"):
+        return []
     try:
         lat = parse_coordinate(fields.get("lat"), "lat")
         lon = parse_coordinate(fields.get("lon"), "lon")
     except (ValueError, TypeError):
         return []  # validation reports the coordinates
-    country = in_service_region(lat, lon)
-    if country is None:
-        return []
-    fields["country"] = country
-    return [("warning", "country", f"not given; {country} taken from the service region the "
-                                   "point lies in")]
+    if lat == 0 and lon == 0:
+        return []  # the location check refuses it
+    found = []
+    if not fields.get("country"):
+        match = world.country_at(lat, lon)
+        if match is None:
+            found.append(("error", "country", "not given, and the point is in no country's land "
+                                              "(at sea?): give the country or check the point"))
+        else:
+            fields["country"] = match.code
+            off = (f" ({match.outside_metres:.0f} m off its coast)"
+                   if match.outside_metres else "")
+            found.append(("warning", "country", f"not given; {match.code} taken from the "
+                                                f"point{off}"))
+    if not fields.get("timezone"):
+        zone = world.timezone_at(lat, lon)
+        if zone:
+            fields["timezone"] = zone
+            found.append(("warning", "timezone", f"not given; {zone} taken from the point"))
+    return found
 
 
 def _mark_duplicates(session: Session, batch: UploadBatch) -> None:

@@ -26,8 +26,9 @@ UNKNOWN_CSV = (
     "columns and tag columns such as amenity)"
 )
 UNKNOWN_JSON = (
-    "not a supported JSON format: expected a GeoJSON FeatureCollection or an Open Banking ATM "
-    'or Branch response ({"data": [{"Brand": [{"BrandName": ..., "ATM": [...]}]}]})'
+    "not a supported JSON format: expected a GeoJSON FeatureCollection, an Overpass API answer "
+    '({"elements": [...]}) or an Open Banking ATM or Branch response '
+    '({"data": [{"Brand": [{"BrandName": ..., "ATM": [...]}]}]})'
 )
 UNKNOWN_OPEN_BANKING = (
     'an Open Banking response must hold "data": [{"Brand": [{"BrandName": ..., "ATM": [...]}]}] '
@@ -101,6 +102,8 @@ def _json_format(data: bytes) -> str:
         for prefix, event, value in events:
             if prefix == "":
                 if event == "map_key":
+                    if value == "elements":
+                        return "osm-overpass"
                     top_keys.add(str(value))
                 elif event != "start_map" and event != "end_map":
                     raise FileFormatError(UNKNOWN_JSON)
