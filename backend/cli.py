@@ -103,9 +103,14 @@ def uploads_group() -> None:
 @click.option("--source", required=True, help="The data source the file describes.")
 @click.option("--mode", type=click.Choice(["merge", "sync"]), default="merge", show_default=True)
 @click.option("--format", "file_format", default=None, help="Detected when not given.")
+@click.option("--columns", default=None,
+              help='Read any CSV: a JSON object from our field names to its headers, e.g. '
+                   '\'{"external_id": "ID", "lat": "Latitude", "lon": "Longitude"}\'.')
+@click.option("--default", "defaults", multiple=True, metavar="FIELD=VALUE",
+              help="A value for a field the records leave empty (repeatable).")
 @click.option("--apply", "apply_now", is_flag=True, help="Apply the batch after the dry run.")
 def uploads_submit(path: str, source: str, mode: str, file_format: str | None,
-                   apply_now: bool) -> None:
+                   columns: str | None, defaults: tuple[str, ...], apply_now: bool) -> None:
     """Dry-run a file (and optionally apply it), with a progress bar and a summary."""
     import getpass
     import os
@@ -115,6 +120,12 @@ def uploads_submit(path: str, source: str, mode: str, file_format: str | None,
     from backend.uploads.geocoding import app_geocoder
 
     via = f"cli:{getpass.getuser()}"
+    default_values = {}
+    for item in defaults:
+        field, equals, value = item.partition("=")
+        if not equals or not field.strip():
+            raise click.BadParameter(f"{item!r} is not FIELD=VALUE", param_hint="--default")
+        default_values[field.strip()] = value.strip()
     with open(path, "rb") as stream, click.progressbar(
             length=os.path.getsize(path), label="reading", file=sys.stderr,
             show_percent=True) as bar:
@@ -131,7 +142,8 @@ def uploads_submit(path: str, source: str, mode: str, file_format: str | None,
             batch = service.submit_upload(db.session, stream, os.path.basename(path), source,
                                           mode, actor_id=None, via=via,
                                           file_format=file_format, geocoder=app_geocoder(),
-                                          progress=progress)
+                                          progress=progress, columns=columns,
+                                          defaults=default_values or None)
         except AppError as exc:
             details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors or [])
             raise click.ClickException(f"{exc.detail} {details}".strip()) from None

@@ -37,7 +37,8 @@ class Uploads(MethodView):
         batch = service.submit_upload(
             db.session, upload.stream, upload.filename or "upload", form["source"],
             form["mode"], actor_id=_actor(), via="api", file_format=form.get("format"),
-            geocoder=app_geocoder())
+            geocoder=app_geocoder(), columns=form.get("columns"),
+            defaults=form.get("defaults"))
         return service.batch_report(db.session, batch)
 
     @role_required(*MAINTAINERS)

@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from backend import world
 from backend.audit import record_audit
 from backend.db import get_by_public_id
 from backend.errors import BadRequest, Conflict, field_error
@@ -32,18 +33,21 @@ from backend.places.history import (
     snapshot_sql,
     source_version,
 )
-from backend import world
 from backend.uploads.checks import location_problems
 from backend.uploads.geocoding import Geocoder, GeocodingUnavailable
 from backend.uploads.models import UploadBatch
 from backend.uploads.parsers import (
     COLUMNS,
     HEAD_BYTES,
+    LIST_COLUMNS,
     FileFormatError,
     detect_format,
     parse_file,
+    split_list,
 )
 from backend.uploads.parsers.coords import parse_coordinate
+from backend.uploads.parsers.detect import family_of
+from backend.uploads.parsers.mapped import parse_mapped_csv, parse_mapping
 from backend.uploads.validation import validate_record
 
 MODES = ("merge", "sync")
@@ -84,8 +88,14 @@ def _raw_conn(session: Session):
 def submit_upload(session: Session, stream: BinaryIO, filename: str, source: str, mode: str,
                   *, actor_id: int | None, via: str, file_format: str | None = None,
                   geocoder: Geocoder | None = None,
-                  progress: Callable[[int], None] | None = None) -> UploadBatch:
+                  progress: Callable[[int], None] | None = None,
+                  columns: str | dict | None = None,
+                  defaults: str | dict | None = None) -> UploadBatch:
     """Parse, validate and diff a file; store it as a pending batch and return it.
+
+    `columns` (our field names to the file's CSV headers) reads any CSV as `mapped-csv`;
+    `defaults` fill fields a record leaves empty, in any format. Both are JSON objects (text or
+    dicts).
 
     :raises BadRequest: for a bad mode or source, or a file that cannot be read at all; in that
         case nothing is stored.
@@ -96,6 +106,19 @@ def submit_upload(session: Session, stream: BinaryIO, filename: str, source: str
     if not SOURCE_PATTERN.match(source or ""):
         problems.append(field_error("source", "Must be a slug: lower-case letters, digits, "
                                               "'.', '_' or '-', at most 64 characters."))
+    mappings = {}
+    for name, value in (("columns", columns), ("defaults", defaults)):
+        try:
+            mappings[name] = parse_mapping(value, name)
+        except ValueError as exc:
+            problems.append(field_error(name, str(exc)))
+    if mappings.get("columns"):
+        if file_format not in (None, "mapped-csv"):
+            problems.append(field_error("format", "must be mapped-csv (or left out) when "
+                                                  "`columns` is given"))
+        file_format = "mapped-csv"
+    elif file_format == "mapped-csv":
+        problems.append(field_error("columns", "is required with the mapped-csv format"))
     if problems:
         raise BadRequest("The upload cannot be accepted.", problems)
     batch = UploadBatch(source=source, mode=mode, filename=filename, format="unknown",
@@ -104,9 +127,10 @@ def submit_upload(session: Session, stream: BinaryIO, filename: str, source: str
     session.add(batch)
     session.flush()
     try:
-        records, detected = _open(stream, filename, file_format)
+        records, detected = _open(stream, filename, file_format, mappings.get("columns"))
         batch.format = detected
-        counts = _stage(session, batch, records, geocoder, progress)
+        counts = _stage(session, batch, records, geocoder, progress,
+                        mappings.get("defaults") or {})
     except FileFormatError as exc:
         session.rollback()
         raise BadRequest(f"The file cannot be read: {exc}", [field_error("file", str(exc))]) \
@@ -130,8 +154,13 @@ def submit_upload(session: Session, stream: BinaryIO, filename: str, source: str
     return batch
 
 
-def _open(stream: BinaryIO, filename: str, file_format: str | None):
+def _open(stream: BinaryIO, filename: str, file_format: str | None,
+          columns: dict[str, str] | None = None):
     """Records of the file and the format they were read as."""
+    if columns:
+        if family_of(filename) != "csv":
+            raise FileFormatError("`columns` maps CSV headers: upload a .csv or .tsv file")
+        return parse_mapped_csv(stream, columns), "mapped-csv"
     if file_format is None:
         file_format = detect_format(stream.read(HEAD_BYTES), filename)
         stream.seek(0)
@@ -139,7 +168,8 @@ def _open(stream: BinaryIO, filename: str, file_format: str | None):
 
 
 def _stage(session: Session, batch: UploadBatch, records: Iterator[Any],
-           geocoder: Geocoder | None, progress: Callable[[int], None] | None) -> _Counts:
+           geocoder: Geocoder | None, progress: Callable[[int], None] | None,
+           defaults: dict[str, str]) -> _Counts:
     """Validate each record and COPY the valid ones; issues go through a spool file."""
     counts = _Counts()
     columns = ("batch_id", "seq", "locator", "source", "external_id", *VALUE_COLUMNS)
@@ -152,7 +182,7 @@ def _stage(session: Session, batch: UploadBatch, records: Iterator[Any],
                 f"COPY upload_rows ({', '.join(columns)}) FROM STDIN") as copy:
             for seq, raw in enumerate(records, start=1):
                 counts.records = seq
-                row, found = _check(batch, raw, geocoder)
+                row, found = _check(batch, raw, geocoder, defaults)
                 if row is not None:
                     copy.write_row((batch.id, seq, raw.locator, *row))
                 errors = [f for f in found if f[0] == "error"]
@@ -181,10 +211,14 @@ def _stage(session: Session, batch: UploadBatch, records: Iterator[Any],
     return counts
 
 
-def _check(batch: UploadBatch, raw: Any,
-           geocoder: Geocoder | None) -> tuple[tuple | None, list[tuple[str, str, str]]]:
+def _check(batch: UploadBatch, raw: Any, geocoder: Geocoder | None,
+           defaults: dict[str, str] | None = None,
+           ) -> tuple[tuple | None, list[tuple[str, str, str]]]:
     """The staged row of a record (None when rejected) and its (severity, field, message)s."""
     fields = dict(raw.fields)
+    for name, value in (defaults or {}).items():
+        if fields.get(name) in (None, "", []):
+            fields[name] = split_list(value) if name in LIST_COLUMNS else value
     found: list[tuple[str, str, str]] = [
         ("warning", "record", note) for note in getattr(raw, "warnings", ())]
     if not fields.get("source"):

@@ -3,8 +3,8 @@
 Formats (FORMATS): the project's own CSV and GeoJSON (`nearbank-csv`, `nearbank-geojson`), UK
 Open Banking Open Data v2.x ATM and Branch responses (`ob-atm`, `ob-branch`) and OpenStreetMap
 extracts of banks and ATMs (`osm-overpass`, `osm-geojson`, `osm-csv`), and any CSV read through a
-column mapping (`mapped-csv`, see backend.uploads.parsers.mapped). Every parser yields RawRecords whose
-`fields` have exactly the keys of COLUMNS, so one validation serves every format.
+column mapping (`mapped-csv`, see backend.uploads.parsers.mapped). Every parser yields
+RawRecords whose `fields` have exactly the keys of COLUMNS, so one validation serves every format.
 """
 
 from __future__ import annotations
