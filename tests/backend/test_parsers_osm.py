@@ -185,12 +185,22 @@ def test_banks_and_atms_validate_and_the_rest_is_rejected_not_dropped():
     ("PH off", None,
      ['opening_hours: "PH off" dropped (public and school holidays are not modelled)',
       'opening_hours "PH off" has no weekly hours: hours unknown']),
-    ("Mo-Fr 09:00-17:00, Sa 10:00-12:00", None,
-     ['opening_hours "Mo-Fr 09:00-17:00, Sa 10:00-12:00" not understood (rule 1 "Mo-Fr '
-      '09:00-17:00, Sa 10:00-12:00": time "Sa 10:00" must be HH:MM): hours unknown']),
+    ("Mo-Fr 09:00-17:00, Sa 10:00-12:00", "Mo-Fr 09:00-17:00; Sa 10:00-12:00", []),
+    ("mo-su 9:30-18:00", "Mo-Su 09:30-18:00", []),
+    ("Mo-Fr: 09:00-17:00", "Mo-Fr 09:00-17:00", []),
+    ("Mo-Fr 09.00-17.00", "Mo-Fr 09:00-17:00",
+     ['opening_hours "Mo-Fr 09.00-17.00": times with a dot read as HH:MM ("Mo-Fr '
+      '09:00-17:00")']),
+    ("Mo-Sa 10:00-18:00; Dec 25 off", "Mo-Sa 10:00-18:00",
+     ['opening_hours: "Dec 25 off" dropped (months, dates, weeks and years are not modelled; '
+      "add dated closures as hours_exceptions)"]),
     ("Dec 25 off", None,
-     ['opening_hours "Dec 25 off" not understood (rule 1 "Dec 25 off": unknown day "Dec" '
-      "(use Mo Tu We Th Fr Sa Su)): hours unknown"]),
+     ['opening_hours: "Dec 25 off" dropped (months, dates, weeks and years are not modelled; '
+      "add dated closures as hours_exceptions)",
+      'opening_hours "Dec 25 off" has no weekly hours: hours unknown']),
+    ("sunrise-sunset", None,
+     ['opening_hours "sunrise-sunset" not understood (rule 1 "sunrise-sunset": unknown day '
+      '"sunrise" (use Mo Tu We Th Fr Sa Su)): hours unknown']),
 ])
 def test_opening_hours(value, expected, warnings):
     notes = Notes()

@@ -20,14 +20,13 @@ import csv
 import re
 import warnings
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
 from itertools import chain
 from typing import BinaryIO
 
 import shapely.geometry
 from shapely.errors import ShapelyError
 
-from backend.hours import HoursSyntaxError, parse_opening_hours
+from backend.hours import normalise_opening_hours
 from backend.uploads.parsers import FileFormatError, RawRecord, blank_fields
 from backend.uploads.parsers.csv_ import text_lines
 from backend.uploads.parsers.foreign import Notes, country_code, phone_number, quoted, text
@@ -49,15 +48,8 @@ ID_COLUMNS = (("@id", "@type"), ("osm_id", "osm_type"), ("id", "type"))
 _META_PROPERTIES = frozenset(("id", "tags", "relations", "meta"))
 OSM_ID = re.compile(r"(node|way|relation)/([0-9]+)")
 _SHORT_OSM_ID = re.compile(r"([nwrNWR])([0-9]+)")
-_DASHES = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
-                         "\u2014": "-", "\u2212": "-"})
-_ONE_DIGIT_HOUR = re.compile(r"(?<![0-9:])([0-9]):([0-9]{2})")
-_CLOSED = re.compile(r"\bclosed\b")
 NOT_OVERPASS = ('not an Overpass API JSON answer: expected {"elements": [{"type": "node", '
                 '"id": ..., "lat": ..., "lon": ..., "tags": {...}}, ...]}')
-_HOLIDAY_RULE = re.compile(r"(?:PH|SH)(?:\s*,\s*(?:PH|SH))*(?:\s.*)?")
-
-
 def parse_osm_geojson(stream: BinaryIO) -> Iterator[RawRecord]:
     """Yield one RawRecord per feature of an OSM GeoJSON FeatureCollection.
 
@@ -240,41 +232,16 @@ def fields_from_tags(tags: Mapping[str, object], osm_id: str | None, lat: object
 def osm_opening_hours(value: str | None, notes: Notes) -> str | None:
     """An OSM opening_hours value in our notation (an OSM subset), or None with a warning.
 
-    Variants that mean the same are rewritten without a warning: one-digit hours (9:00), en or
-    em dashes, "closed" for "off", empty rules. Public/school holiday rules ("PH off") are
-    dropped with a warning (we do not model holidays). Anything else we cannot read leaves the
-    hours unknown, with a warning quoting the value; the place is kept.
+    See backend.hours.normalise_opening_hours: spellings that mean the same are rewritten,
+    holiday and dated rules are left out with a warning naming each, and a value that cannot be
+    read leaves the hours unknown with a warning quoting it; the place is kept.
     """
     if value is None:
         return None
-    hours, warnings_ = _converted_hours(value)
+    hours, warnings_ = normalise_opening_hours(value)
     for warning in warnings_:
         notes.add(warning)
     return hours
-
-
-@lru_cache(maxsize=4096)
-def _converted_hours(value: str) -> tuple[str | None, tuple[str, ...]]:
-    """osm_opening_hours' work, remembered: a chain's places share a few values."""
-    found: list[str] = []
-    normalised = _ONE_DIGIT_HOUR.sub(r"0\1:\2", value.translate(_DASHES))
-    normalised = _CLOSED.sub("off", normalised)
-    rules = [rule.strip() for rule in normalised.split(";") if rule.strip()]
-    holidays = [rule for rule in rules if _HOLIDAY_RULE.fullmatch(rule)]
-    kept = [rule for rule in rules if rule not in holidays]
-    found += [f"opening_hours: {quoted(rule)} dropped (public and school holidays are not "
-              "modelled)" for rule in holidays]
-    if not kept:
-        if holidays:
-            found.append(f"opening_hours {quoted(value)} has no weekly hours: hours unknown")
-        return None, tuple(found)
-    hours = "; ".join(kept)
-    try:
-        parse_opening_hours(hours)
-    except HoursSyntaxError as error:
-        found.append(f"opening_hours {quoted(value)} not understood ({error}): hours unknown")
-        return None, tuple(found)
-    return hours, tuple(found)
 
 
 def element_id(raw_id: object, raw_type: object, notes: Notes) -> str | None:
