@@ -71,7 +71,7 @@ def places_group() -> None:
 @click.option("--if-empty", is_flag=True, help="Load only when there are no places yet.")
 def places_load(path: str, if_empty: bool) -> None:
     """Load a place file in the project's CSV or GeoJSON format (insert or update)."""
-    from backend.places.loader import count_places, load_places_file
+    from backend.uploads.loader import count_places, load_places_file
 
     if if_empty and count_places(db.session):
         click.echo("places exist already; nothing loaded")
@@ -116,8 +116,8 @@ def uploads_submit(path: str, source: str, mode: str, file_format: str | None,
     import os
 
     from backend.errors import AppError
+    from backend.geocoding import app_geocoder
     from backend.uploads import service
-    from backend.uploads.geocoding import app_geocoder
 
     via = f"cli:{getpass.getuser()}"
     default_values = {}

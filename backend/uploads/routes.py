@@ -9,10 +9,10 @@ from flask_jwt_extended import get_jwt
 from backend.accounts.auth import role_required
 from backend.errors import BadRequest, field_error
 from backend.extensions import Blueprint, db
+from backend.geocoding import app_geocoder
 from backend.places.history import history_of
 from backend.places.service import find_place_key
 from backend.uploads import schemas, service
-from backend.uploads.geocoding import app_geocoder
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1",
                 description="Bulk uploads of places: dry run, apply, roll back.")

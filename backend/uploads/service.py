@@ -26,6 +26,7 @@ from backend import world
 from backend.audit import record_audit
 from backend.db import get_by_public_id
 from backend.errors import BadRequest, Conflict, field_error
+from backend.geocoding import Geocoder, GeocodingUnavailable
 from backend.places.history import (
     RESTORED_COLUMNS,
     bump_source_version,
@@ -34,7 +35,6 @@ from backend.places.history import (
     source_version,
 )
 from backend.uploads.checks import location_problems
-from backend.uploads.geocoding import Geocoder, GeocodingUnavailable
 from backend.uploads.models import UploadBatch
 from backend.uploads.parsers import (
     COLUMNS,

@@ -168,7 +168,7 @@ def test_cli_loads_the_sample_in_both_formats_idempotently(runner, session):
 
 
 def test_cli_refuses_a_file_with_a_bad_record_and_loads_nothing(runner, session, tmp_path):
-    from backend.places.loader import count_places
+    from backend.uploads.loader import count_places
     from tests.conftest import SAMPLE_CSV
 
     with SAMPLE_CSV.open(encoding="utf-8-sig", newline="") as stream:

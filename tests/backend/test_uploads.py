@@ -554,7 +554,7 @@ def test_a_rejected_last_copy_of_an_id_leaves_the_id_alone(upload):
 
 def test_a_command_line_load_blocks_rollback_and_stales_dry_runs(session, client, upload,
                                                                 maintainer, tmp_path):
-    from backend.places.loader import load_places_file
+    from backend.uploads.loader import load_places_file
 
     first = upload(csv_bytes(row("L1", name="v1"))).json
     client.post(f"/api/v1/uploads/{first['id']}/apply", headers=maintainer)
