@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from difflib import SequenceMatcher
 from typing import Any, BinaryIO
 
@@ -27,6 +28,7 @@ from backend.audit import record_audit
 from backend.db import get_by_public_id
 from backend.errors import BadRequest, Conflict, field_error
 from backend.geocoding import Geocoder, GeocodingUnavailable
+from backend.hours import OpeningHours
 from backend.places.history import (
     RESTORED_COLUMNS,
     bump_source_version,
@@ -665,18 +667,46 @@ def report_csv(session: Session, batch: UploadBatch) -> Iterator[str]:
     # The leading columns are ignored when the fixed file is uploaded again.
     writer.writerow(["outcome", "problems", "locator", *COLUMNS])
     yield buffer.getvalue()
+    # The SQL steps (duplicate ids, near-duplicates) record an issue without the raw record:
+    # such a row is written from the staged record, so every row can be fixed and sent again.
     rows = session.execute(text("""
-        SELECT seq, min(locator) AS locator,
-               CASE WHEN bool_or(severity = 'error') THEN 'rejected' ELSE 'warning' END AS outcome,
-               string_agg(field || ': ' || message, ' | ' ORDER BY severity, id) AS problems,
-               (array_agg(raw) FILTER (WHERE raw IS NOT NULL))[1] AS raw
-        FROM upload_issues WHERE batch_id = :b AND seq IS NOT NULL AND seq > 0
-        GROUP BY seq ORDER BY seq
+        WITH grouped AS (
+            SELECT seq, min(locator) AS locator,
+                   CASE WHEN bool_or(severity = 'error') THEN 'rejected' ELSE 'warning' END
+                       AS outcome,
+                   string_agg(field || ': ' || message, ' | ' ORDER BY severity, id)
+                       AS problems,
+                   (array_agg(raw) FILTER (WHERE raw IS NOT NULL))[1] AS raw
+            FROM upload_issues WHERE batch_id = :b AND seq IS NOT NULL AND seq > 0
+            GROUP BY seq
+        )
+        SELECT g.*, CASE WHEN g.raw IS NULL THEN to_jsonb(u) END AS staged,
+               ST_Y(u.location::geometry) AS lat, ST_X(u.location::geometry) AS lon
+        FROM grouped g
+        LEFT JOIN upload_rows u ON u.batch_id = :b AND u.seq = g.seq
+        ORDER BY g.seq
     """), {"b": batch.id}).yield_per(1000)
     for row in rows:
-        raw = row.raw or {}
+        raw = row.raw or _staged_fields(row.staged, row.lat, row.lon)
         buffer.seek(0)
         buffer.truncate()
         writer.writerow([row.outcome, _neutralise(row.problems), _neutralise(row.locator),
                          *(_neutralise(raw.get(c)) for c in COLUMNS)])
         yield buffer.getvalue()
+
+
+def _staged_fields(staged: dict | None, lat: float | None, lon: float | None) -> dict[str, Any]:
+    """A staged upload row in the project's columns (what report.csv writes)."""
+    if not staged:
+        return {}
+    fields = {c: staged.get(c) for c in COLUMNS if c in staged}
+    fields["lat"], fields["lon"] = lat, lon
+    if fields.get("repayment_fee") is not None:
+        fields["repayment_fee"] = f"{Decimal(str(fields['repayment_fee'])):.2f}"
+    if fields.get("repayment_cutoff"):
+        fields["repayment_cutoff"] = str(fields["repayment_cutoff"])[:5]  # HH:MM:SS -> HH:MM
+    if staged.get("opening_hours"):
+        fields["opening_hours"], exceptions = \
+            OpeningHours.from_json(staged["opening_hours"]).to_text()
+        fields["hours_exceptions"] = exceptions or None
+    return fields
