@@ -45,7 +45,8 @@ COORDINATE_COLUMNS = (("latitude", "longitude"), ("lat", "lon"), ("@lat", "@lon"
 # Id and element-type columns: Overpass (@id, @type), osmium/ogr (osm_id, osm_type), others.
 ID_COLUMNS = (("@id", "@type"), ("osm_id", "osm_type"), ("id", "type"))
 # Properties osmtogeojson adds beside the tags; they are not tags of the place.
-_META_PROPERTIES = frozenset(("id", "tags", "relations", "meta"))
+_META_PROPERTIES = frozenset(("id", "tags", "relations", "meta", "osm_id", "osm_type",
+                              "full_id"))
 OSM_ID = re.compile(r"(node|way|relation)/([0-9]+)")
 _SHORT_OSM_ID = re.compile(r"([nwrNWR])([0-9]+)")
 NOT_OVERPASS = ('not an Overpass API JSON answer: expected {"elements": [{"type": "node", '
@@ -262,9 +263,12 @@ def element_id(raw_id: object, raw_type: object, notes: Notes) -> str | None:
 
 
 def _feature_id(feature: dict, properties: dict, notes: Notes) -> str | None:
-    for raw_id, raw_type in ((feature.get("id"), None), (properties.get("@id"),
-                             properties.get("@type")), (properties.get("id"),
-                             properties.get("type"))):
+    # osmtogeojson / Overpass Turbo: "node/123" ids; osmium and ogr2ogr: osm_id + osm_type.
+    for raw_id, raw_type in ((feature.get("id"), None),
+                             (properties.get("@id"), properties.get("@type")),
+                             (properties.get("osm_id"), properties.get("osm_type")),
+                             (properties.get("full_id"), None),
+                             (properties.get("id"), properties.get("type"))):
         if text(raw_id) is not None:
             return element_id(raw_id, raw_type, notes)
     return None
