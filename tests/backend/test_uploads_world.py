@@ -259,3 +259,13 @@ def test_the_command_line_takes_columns_and_defaults(runner, session, tmp_path):
     bad = runner.invoke(args=["uploads", "submit", str(path), "--source", "partner-cli",
                               "--default", "kind"])
     assert bad.exit_code != 0 and "FIELD=VALUE" in bad.output
+
+
+def test_the_documented_osm_csv_example_reads_as_the_docs_say(upload):
+    content = (b"@id,@type,@lat,@lon,amenity,name,operator,opening_hours\n"
+               b"4402722543,node,50.8998529,11.5944422,atm,Volksbank,,24/7\n")
+    report = upload(content, filename="export.csv").json
+    assert report["format"] == "osm-csv" and report["summary"]["create"] == 1
+    assert report["changes"][0]["external_id"] == "node/4402722543"
+    tabs = content.replace(b",", b"\t")
+    assert upload(tabs, filename="export.tsv", source="tabs").json["format"] == "osm-csv"
