@@ -43,6 +43,7 @@ from backend.uploads.parsers import (
     HEAD_BYTES,
     LIST_COLUMNS,
     FileFormatError,
+    RawRecord,
     detect_format,
     parse_file,
     split_list,
@@ -184,7 +185,9 @@ def _stage(session: Session, batch: UploadBatch, records: Iterator[Any],
                 f"COPY upload_rows ({', '.join(columns)}) FROM STDIN") as copy:
             for seq, raw in enumerate(records, start=1):
                 counts.records = seq
-                row, found = _check(batch, raw, geocoder, defaults)
+                if defaults:  # before the check, so report.csv shows the values used
+                    raw = _with_defaults(raw, defaults)
+                row, found = _check(batch, raw, geocoder)
                 if row is not None:
                     copy.write_row((batch.id, seq, raw.locator, *row))
                 errors = [f for f in found if f[0] == "error"]
@@ -213,14 +216,19 @@ def _stage(session: Session, batch: UploadBatch, records: Iterator[Any],
     return counts
 
 
-def _check(batch: UploadBatch, raw: Any, geocoder: Geocoder | None,
-           defaults: dict[str, str] | None = None,
-           ) -> tuple[tuple | None, list[tuple[str, str, str]]]:
-    """The staged row of a record (None when rejected) and its (severity, field, message)s."""
+def _with_defaults(raw: RawRecord, defaults: dict[str, str]) -> RawRecord:
+    """A record with `defaults` in the fields it leaves empty."""
     fields = dict(raw.fields)
-    for name, value in (defaults or {}).items():
+    for name, value in defaults.items():
         if fields.get(name) in (None, "", []):
             fields[name] = split_list(value) if name in LIST_COLUMNS else value
+    return RawRecord(raw.locator, fields, raw.warnings)
+
+
+def _check(batch: UploadBatch, raw: Any,
+           geocoder: Geocoder | None) -> tuple[tuple | None, list[tuple[str, str, str]]]:
+    """The staged row of a record (None when rejected) and its (severity, field, message)s."""
+    fields = dict(raw.fields)
     found: list[tuple[str, str, str]] = [
         ("warning", "record", note) for note in getattr(raw, "warnings", ())]
     if not fields.get("source"):

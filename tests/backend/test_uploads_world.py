@@ -225,8 +225,8 @@ def test_any_csv_goes_in_through_columns_and_defaults(session, client, upload, m
     report_csv = client.get(f"/api/v1/uploads/{report['id']}/report.csv",
                             headers=maintainer).get_data(as_text=True)
     rejected = next(r for r in csv.DictReader(io.StringIO(report_csv)) if r["locator"] == "row 4")
-    assert (rejected["external_id"], rejected["name"], rejected["lat"]) == \
-        ("P-3", "Nowhere", "north")
+    assert (rejected["external_id"], rejected["name"], rejected["lat"], rejected["kind"]) == \
+        ("P-3", "Nowhere", "north", "branch")
 
 
 @pytest.mark.parametrize(("form", "field", "says"), [
