@@ -31,7 +31,13 @@ STRICT_ENV = "NEARBANK_STRICT_REGIONS"
 
 def regions_file() -> Path:
     """The service-region file this deployment uses."""
-    return Path(os.environ.get(REGIONS_ENV) or REGIONS_FILE)
+    return _path(os.environ.get(REGIONS_ENV) or "")
+
+
+@lru_cache(maxsize=8)
+def _path(value: str) -> Path:
+    # Uploads ask once per record: one Path per setting, not per call.
+    return Path(value) if value else REGIONS_FILE
 
 
 def strict_regions() -> bool:

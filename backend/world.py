@@ -108,12 +108,14 @@ def country_at(lat: float, lon: float) -> CountryMatch | None:
     if code:
         return CountryMatch(code)
     point = shapely.Point(lon, lat)
-    # A generous box first (a degree of latitude is 111 km), then the exact nearest.
+    # Candidates by bounding box, then by dwithin on the prepared geometries (a degree of
+    # latitude is 111 km, one of longitude less); the exact metres only for those left.
     margin = COAST_METRES / 111_000 / max(math.cos(math.radians(lat)), 0.01)
-    candidates = countries.tree.query(point.buffer(margin))
     best: CountryMatch | None = None
-    for index in candidates:
-        if not countries.codes[index]:
+    box = shapely.box(lon - margin, lat - margin, lon + margin, lat + margin)
+    for index in countries.tree.query(box):
+        if not countries.codes[index] or \
+                not shapely.dwithin(countries.geometries[index], point, margin):
             continue
         metres = _distance_metres(point, countries.geometries[index])
         if metres <= COAST_METRES and (best is None or metres < best.outside_metres):
@@ -122,13 +124,30 @@ def country_at(lat: float, lon: float) -> CountryMatch | None:
 
 
 def distance_to_country(lat: float, lon: float, code: str) -> float | None:
-    """Metres from a point to the land of a country (0 inside); None for an unknown code."""
-    geometries = _countries().by_code.get(code)
-    if not geometries:
+    """Metres from a point to the land of a country (0 inside); None for an unknown code.
+
+    A large country's polygons take a millisecond to measure against, and a file that declares
+    the wrong country tends to do so for a whole cluster: far distances (over 10 km) are
+    measured once per 0.01-degree cell (within a kilometre), near ones exactly.
+    """
+    if code not in _countries().by_code:
         return None
+    far = _distance_from_cell(round(lat, 2), round(lon, 2), code)
+    if far > 10_000:
+        return far
+    return _exact_distance(lat, lon, code)
+
+
+@lru_cache(maxsize=65536)
+def _distance_from_cell(lat: float, lon: float, code: str) -> float:
+    return _exact_distance(lat, lon, code)
+
+
+def _exact_distance(lat: float, lon: float, code: str) -> float:
     point = shapely.Point(lon, lat)
-    return min(0.0 if geometry.contains(point) else _distance_metres(point, geometry)
-               for geometry in geometries)
+    return min(0.0 if shapely.contains_xy(geometry, lon, lat)
+               else _distance_metres(point, geometry)
+               for geometry in _countries().by_code[code])
 
 
 def known_country(code: str) -> bool:
