@@ -10,6 +10,7 @@ from sqlalchemy import text
 from backend.config import Config
 from backend.errors import problem, register_error_handlers
 from backend.extensions import api, db, jwt, limiter
+from backend.geocoding import geocoder_extension
 from backend.guards import database_unavailable, init_guards
 
 
@@ -27,6 +28,7 @@ def create_app(config: Any = None) -> Flask:
     db.init_app(app)
     jwt.init_app(app)
     limiter.init_app(app)
+    geocoder_extension.init_app(app)
     api.init_app(app)
     register_error_handlers(app, api)
     init_guards(app)

@@ -10,8 +10,8 @@ from flask_jwt_extended import current_user
 from backend.accounts.auth import role_required
 from backend.apidoc import status_name
 from backend.extensions import Blueprint, auth_rate_limit, db, limiter
+from backend.geocoding import app_geocoder
 from backend.offers import nearby, schemas, service
-from backend.uploads.geocoding import app_geocoder
 
 merchants_blp = Blueprint("merchants", __name__, url_prefix="/api/v1",
                           description="Merchants manage their own stores and offers.")

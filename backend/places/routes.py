@@ -62,7 +62,7 @@ def _nearby(args: dict, **overrides) -> dict:
         fee_free=args.get("fee_free"), repayment_only=overrides.get("repayment_only", False),
         cursor=args.get("cursor"),
     )
-    return service.find_nearby_places(db.session, query, _now()).to_geojson()
+    return service.find_nearby_places(db.session, query, args.get("at") or _now()).to_geojson()
 
 
 @blp.route("/branches/nearby")
@@ -131,14 +131,15 @@ class PlacesInBbox(MethodView):
 
 @blp.route("/places/<place_id>")
 class PlaceDetail(MethodView):
+    @blp.arguments(schemas.AtQuerySchema, location="query")
     @blp.response(200, schemas.FeatureSchema, example=NEARBY_EXAMPLE["features"][0])
-    def get(self, place_id):
-        """One place with its week of opening hours.
+    def get(self, args, place_id):
+        """One place with its week of opening hours (the week of `at` when given).
 
         Public. The place's address, services, accessibility, repayment facts and opening
-        hours for the coming week.
+        hours for the coming week, and whether it is open now (or at `at`).
         """
-        return service.get_place(db.session, place_id, _now())
+        return service.get_place(db.session, place_id, args.get("at") or _now())
 
     @role_required("maintainer", "admin")
     @blp.arguments(schemas.PlaceStatusSchema)

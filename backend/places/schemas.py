@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import marshmallow as ma
 from marshmallow import fields, validate
@@ -48,6 +49,42 @@ class CodeList(fields.Field):
         return codes
 
 
+EARLIEST_AT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_AT = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class InstantField(fields.Field):
+    """An ISO 8601 date-time with a UTC offset (`2027-03-28T01:15:00Z`, `...+01:00`)."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
+        if not isinstance(value, str):
+            raise ma.ValidationError("Must be an ISO 8601 date-time such as "
+                                     "2027-03-28T09:30:00+01:00.")
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ma.ValidationError(f"{value[:40]!r} is not an ISO 8601 date-time such as "
+                                     "2027-03-28T09:30:00+01:00.") from None
+        if moment.utcoffset() is None:
+            # Nearby answers span places in several zones: a bare wall-clock time is ambiguous.
+            raise ma.ValidationError("Give a UTC offset (Z or +01:00): a date-time without one "
+                                     "names no single moment.")
+        moment = moment.astimezone(UTC)
+        if not EARLIEST_AT <= moment < LATEST_AT:
+            raise ma.ValidationError("Must be from 1970 to 2099.")
+        return moment
+
+
+AT_DESCRIPTION = ("Answer `open_now` and the next change for this moment instead of now: an ISO "
+                  "8601 date-time with a UTC offset, e.g. `2027-03-28T01:15:00Z`.")
+
+
+class AtQuerySchema(ma.Schema):
+    """The moment a place's status is answered for."""
+
+    at = InstantField(metadata={"description": AT_DESCRIPTION})
+
+
 class PointQuerySchema(ma.Schema):
     """Where the cardholder is and how far to look."""
 
@@ -67,7 +104,9 @@ class PointQuerySchema(ma.Schema):
                            validate=validate.Range(min=1, max=MAX_LIMIT),
                            metadata={"description": "At most this many places in one page."})
     cursor = fields.String(metadata={"description": "`next_cursor` of the previous page."})
-    open_now = fields.Boolean(metadata={"description": "Only places open right now."})
+    open_now = fields.Boolean(metadata={"description": "Only places open right now (or at "
+                                                       "`at`)."})
+    at = InstantField(metadata={"description": AT_DESCRIPTION})
     services = CodeList(vocab.SERVICES)
     accessibility = CodeList(vocab.ACCESSIBILITY)
 

@@ -285,11 +285,16 @@ def _geometry(row: Any) -> dict[str, Any]:
     return {"type": "Point", "coordinates": [round(row["lon"], 7), round(row["lat"], 7)]}
 
 
+def bearing_degrees(degrees: float) -> float:
+    """A bearing rounded to 0.1 degree, in [0, 360): 359.97 is 0.0, never 360.0."""
+    return round(degrees, 1) % 360.0
+
+
 def _feature(row: Any, now: datetime) -> dict:
     properties = _base_properties(row)
     bearing = row["bearing_deg"]  # None when the place is exactly at the query point
     properties.update(distance_m=round(row["distance_m"], 1),
-                      bearing_deg=None if bearing is None else round(bearing, 1),
+                      bearing_deg=None if bearing is None else bearing_degrees(bearing),
                       **_hours_status(row, now))
     properties["repayment"] = _repayment(row, now)
     return {"type": "Feature", "id": properties["id"], "geometry": _geometry(row),

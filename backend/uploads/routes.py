@@ -8,11 +8,11 @@ from flask_jwt_extended import get_jwt
 
 from backend.accounts.auth import role_required
 from backend.extensions import Blueprint, db
+from backend.geocoding import app_geocoder
 from backend.paging import AfterId, decode_cursor, encode_cursor, split_page
 from backend.places.history import history_of
 from backend.places.service import find_place_key
 from backend.uploads import schemas, service
-from backend.uploads.geocoding import app_geocoder
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1",
                 description="Bulk uploads of places: dry run, apply, roll back.")
@@ -41,7 +41,8 @@ class Uploads(MethodView):
         batch = service.submit_upload(
             db.session, upload.stream, upload.filename or "upload", form["source"],
             form["mode"], actor_id=_actor(), via="api", file_format=form.get("format"),
-            geocoder=app_geocoder())
+            geocoder=app_geocoder(), columns=form.get("columns"),
+            defaults=form.get("defaults"))
         return service.batch_report(db.session, batch)
 
     @role_required(*MAINTAINERS)

@@ -4,9 +4,8 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
+from backend.uploads.parsers import FORMATS
 from backend.uploads.service import MODES
-
-FORMATS = ("nearbank-csv", "nearbank-geojson", "ob-atm", "ob-branch", "osm-geojson", "osm-csv")
 
 
 class UploadSchema(ma.Schema):
@@ -19,7 +18,16 @@ class UploadSchema(ma.Schema):
         "description": "`merge`: insert and update only; `sync`: the file is the whole "
                        "truth for the source, places missing from it are decommissioned."})
     format = fields.String(validate=validate.OneOf(FORMATS), metadata={
-        "description": "Detected from the content when not given."})
+        "description": "Detected from the content when not given; `mapped-csv` when "
+                       "`columns` is given."})
+    columns = fields.String(metadata={
+        "description": "A JSON object from our field names to the CSV's headers, e.g. "
+                       '`{"external_id": "ID", "name": "Name", "lat": "Latitude", '
+                       '"lon": "Longitude", "locality": "City", "postcode": "Postal_Code"}`: '
+                       "reads any CSV."})
+    defaults = fields.String(metadata={
+        "description": "A JSON object of values for fields the records leave empty, e.g. "
+                       '`{"kind": "branch"}`.'})
 
 
 class ListQuerySchema(ma.Schema):
