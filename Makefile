@@ -8,12 +8,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 
-.PHONY: run test app stop bench lint system-deps install clean lock screenshots
+.PHONY: run test app stop bench lint system-deps install clean lock screenshots docs-assets
 
-run: install system-deps
+run: install system-deps docs-assets
 	$(BIN)/python -m backend.serve
 
-test: install system-deps
+test: install system-deps docs-assets
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The cardholder's Kivy app against the backend that `make run` serves (run that first).
@@ -39,6 +39,13 @@ lint: install
 
 system-deps:
 	@bash scripts/system-deps.sh
+
+# Swagger UI for /api/v1/docs, from the npm registry, pinned by version and integrity; the app
+# serves it from vendor/swagger-ui (git-ignored). It reads OpenAPI 3.1.
+SWAGGER_UI_VERSION := 5.35.0
+SWAGGER_UI_INTEGRITY := sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ==
+docs-assets: system-deps
+	@bash scripts/docs-assets.sh $(SWAGGER_UI_VERSION) $(SWAGGER_UI_INTEGRITY) vendor/swagger-ui
 
 install: $(STAMP)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, send_from_directory
+from flask import Flask
 from sqlalchemy import text
 
 from backend.config import Config
 from backend.errors import problem, register_error_handlers
 from backend.extensions import api, db, jwt, limiter, limiter_only_where_named
+from backend.geocoding import geocoder_extension
 from backend.guards import database_unavailable, init_guards
 
 
@@ -28,6 +29,7 @@ def create_app(config: Any = None) -> Flask:
     jwt.init_app(app)
     limiter.init_app(app)
     limiter_only_where_named(app)
+    geocoder_extension.init_app(app)
     api.init_app(app)
     register_error_handlers(app, api)
     init_guards(app)
@@ -36,6 +38,7 @@ def create_app(config: Any = None) -> Flask:
     from backend.accounts.me_routes import blp as me_blp
     from backend.accounts.routes import blp as auth_blp
     from backend.cli import register_cli
+    from backend.docs_page import blp as docs_blp
     from backend.offers.routes import merchants_blp, offers_blp, review_blp
     from backend.places.routes import blp as places_blp
     from backend.privacy.routes import blp as privacy_blp
@@ -50,14 +53,13 @@ def create_app(config: Any = None) -> Flask:
     api.register_blueprint(offers_blp)
     api.register_blueprint(uploads_blp)
     api.register_blueprint(privacy_blp)
+    app.register_blueprint(docs_blp)
     _register_operational_routes(app)
     register_cli(app)
     return app
 
 
 def _register_operational_routes(app: Flask) -> None:
-    import swagger_ui_bundle
-
     from backend.migrate import current_revision, head_revision
 
     @app.get("/healthz")
@@ -79,8 +81,3 @@ def _register_operational_routes(app: Flask) -> None:
             return problem(503, "Service Unavailable",
                            f"The database schema is at {current}, the code expects {head}.")
         return {"status": "ready", "migration": current}
-
-    @app.get("/api/v1/docs/assets/<path:filename>")
-    def docs_assets(filename: str):
-        """Swagger UI's files, served locally so the docs page works offline."""
-        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)

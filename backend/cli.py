@@ -74,7 +74,7 @@ def places_group() -> None:
 @click.option("--if-empty", is_flag=True, help="Load only when there are no places yet.")
 def places_load(path: str, if_empty: bool) -> None:
     """Load a place file in the project's CSV or GeoJSON format (insert or update)."""
-    from backend.places.loader import count_places, load_places_file
+    from backend.uploads.loader import count_places, load_places_file
 
     if if_empty and count_places(db.session):
         click.echo("places exist already; nothing loaded")
@@ -128,18 +128,29 @@ def uploads_group() -> None:
 @click.option("--source", required=True, help="The data source the file describes.")
 @click.option("--mode", type=click.Choice(["merge", "sync"]), default="merge", show_default=True)
 @click.option("--format", "file_format", default=None, help="Detected when not given.")
+@click.option("--columns", default=None,
+              help='Read any CSV: a JSON object from our field names to its headers, e.g. '
+                   '\'{"external_id": "ID", "lat": "Latitude", "lon": "Longitude"}\'.')
+@click.option("--default", "defaults", multiple=True, metavar="FIELD=VALUE",
+              help="A value for a field the records leave empty (repeatable).")
 @click.option("--apply", "apply_now", is_flag=True, help="Apply the batch after the dry run.")
 def uploads_submit(path: str, source: str, mode: str, file_format: str | None,
-                   apply_now: bool) -> None:
+                   columns: str | None, defaults: tuple[str, ...], apply_now: bool) -> None:
     """Dry-run a file (and optionally apply it), with a progress bar and a summary."""
     import getpass
     import os
 
     from backend.errors import AppError
+    from backend.geocoding import app_geocoder
     from backend.uploads import service
-    from backend.uploads.geocoding import app_geocoder
 
     via = f"cli:{getpass.getuser()}"
+    default_values = {}
+    for item in defaults:
+        field, equals, value = item.partition("=")
+        if not equals or not field.strip():
+            raise click.BadParameter(f"{item!r} is not FIELD=VALUE", param_hint="--default")
+        default_values[field.strip()] = value.strip()
     with open(path, "rb") as stream, click.progressbar(
             length=os.path.getsize(path), label="reading", file=sys.stderr,
             show_percent=True) as bar:
@@ -156,7 +167,8 @@ def uploads_submit(path: str, source: str, mode: str, file_format: str | None,
             batch = service.submit_upload(db.session, stream, os.path.basename(path), source,
                                           mode, actor_id=None, via=via,
                                           file_format=file_format, geocoder=app_geocoder(),
-                                          progress=progress)
+                                          progress=progress, columns=columns,
+                                          defaults=default_values or None)
         except AppError as exc:
             details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors or [])
             raise click.ClickException(f"{exc.detail} {details}".strip()) from None

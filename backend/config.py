@@ -92,9 +92,9 @@ class Config:
         self.OPENAPI_VERSION = "3.1.0"
         self.OPENAPI_URL_PREFIX = "/api/v1"
         self.OPENAPI_JSON_PATH = "openapi.json"
-        self.OPENAPI_SWAGGER_UI_PATH = "docs"
-        # Served by the app itself from the swagger-ui-bundle package: the docs work offline.
-        self.OPENAPI_SWAGGER_UI_URL = "/api/v1/docs/assets/"
+        # The docs page (/api/v1/docs) is backend/docs_page.py: Swagger UI from local files
+        # (`make docs-assets` puts them in vendor/swagger-ui, or set DOCS_ASSETS_DIR).
+        self.DOCS_ASSETS_DIR = os.environ.get("DOCS_ASSETS_DIR")
         self.API_SPEC_OPTIONS = {
             "info": {"description": "Nearest branches, ATMs and card repayment points."},
             "components": {

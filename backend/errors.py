@@ -98,7 +98,14 @@ def _flatten(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details (documentation of every error response)."""
+    """RFC 9457 problem details (documentation of every error response).
+
+    A problem type may add members of its own (RFC 9457 section 3.2), as promotions-not-enabled
+    does with `consent_url`: the schema admits them.
+    """
+
+    class Meta:
+        unknown = ma.INCLUDE
 
     type = ma.fields.String()
     title = ma.fields.String()
@@ -109,9 +116,26 @@ class ProblemSchema(ma.Schema):
 
 
 class ProblemApi(Api):
-    """flask-smorest Api whose HTTP errors, validation errors included, are problem+json."""
+    """flask-smorest Api whose HTTP errors, validation errors included, are problem+json.
+
+    Its OpenAPI document declares them so: see backend/apidoc.py.
+    """
 
     ERROR_SCHEMA = ProblemSchema
+    # No catch-all `default` response: each operation lists the error statuses it can answer.
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _init_spec(self, *, extra_plugins=None, **options):  # type: ignore[override]
+        from backend import apidoc
+
+        super()._init_spec(extra_plugins=[*(extra_plugins or ()), apidoc.ContractPlugin()],
+                           **options)
+        self.ma_plugin.converter.add_attribute_function(apidoc.exclusive_bounds)
+
+    def _register_responses(self) -> None:
+        from backend import apidoc
+
+        apidoc.register_problem_responses(self.spec, self.ERROR_SCHEMA)
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         data = getattr(error, "data", None) or {}

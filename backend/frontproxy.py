@@ -117,7 +117,7 @@ def render(settings: FrontSettings) -> str:
     }
     text = TEMPLATE.read_text()
     for key, value in values.items():
-        text = text.replace("{{" + key + "}}", value)
+        text = text.replace("{{" + key + "}}", str(value))
     missing = re.findall(r"\{\{[a-z_]+\}\}", text)
     if missing:
         raise RuntimeError(f"nginx template fields without a value: {missing}")

@@ -4,6 +4,13 @@ Text notation (a subset of OSM opening_hours), as used in our CSV files:
     opening_hours    "Mo-Fr 09:00-17:00; Sa 10:00-14:00", "Fr 22:00-03:00", "Mo,We off", "24/7"
     hours_exceptions '2026-12-25 off "Christmas Day"; 2026-08-03..2026-08-07 off'
 Times are wall-clock times in the place's IANA timezone; an end <= start is on the next day.
+
+Clock changes: a time inside the spring-forward gap (01:30 in London on the last Sunday of
+March) means the instant the clock jumps to (02:00 BST), so an interval starting in the gap opens
+when the clock jumps and one lying wholly inside it does not open that night. A time in the
+repeated hour of a fall-back night means its first occurrence (01:30 BST, not 01:30 GMT).
+An interval belongs to the day it starts on: `Fr 22:00-03:00` runs into Saturday whatever
+Saturday's rule says (OSM's reading lets a later day's rule cut it off; see docs/uploads.md).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from itertools import groupby, pairwise
 from zoneinfo import ZoneInfo
 
@@ -178,13 +186,39 @@ def week_schedule(hours: OpeningHours, start: date, days: int = 7) -> list[DaySc
 
 
 def local_datetime(tz: str, day: date, hhmm: str) -> datetime:
-    """Aware datetime in `tz` for wall-clock `hhmm` on `day`; "24:00" is the next midnight."""
+    """Aware datetime in `tz` for wall-clock `hhmm` on `day`; "24:00" is the next midnight.
+
+    A time in a spring-forward gap is the instant the clock jumps (the gap's end); a time in a
+    fall-back's repeated hour is its first occurrence.
+    """
     zone = ZoneInfo(tz)
     naive = datetime.combine(day, time()) + timedelta(minutes=_minutes(hhmm, end=True))
-    # fold=0 reads a time in a DST gap with the offset from before the gap, landing it the gap's
-    # length later (01:30 -> 02:30 BST), and picks the first of two ambiguous times. The UTC round
-    # trip normalises; astimezone(zone) alone is a no-op when the tzinfo is already zone.
-    return naive.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
+    return wall_clock_instant(naive, zone)
+
+
+def wall_clock_instant(naive: datetime, zone: ZoneInfo) -> datetime:
+    """The instant (aware, in `zone`) a wall-clock time names, by the rules in local_datetime."""
+    # fold=0 picks the first of two ambiguous times. In a gap it reads the time with the offset
+    # from before the gap, landing it the gap's length late (01:30 -> 02:30 BST): detected by the
+    # round trip not giving the wall-clock time back, and moved to the jump itself.
+    first = naive.replace(tzinfo=zone).astimezone(UTC)
+    local = first.astimezone(zone)
+    if local.replace(tzinfo=None) == naive:
+        return local
+    return _transition_before(first, zone).astimezone(zone)
+
+
+def _transition_before(instant: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant of the offset change at or before `instant` (less than a day before)."""
+    after = instant.astimezone(zone).utcoffset()
+    low, high = instant - _ONE_DAY, instant  # the offset at low differs, at high it is `after`
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).utcoffset() == after:
+            high = middle
+        else:
+            low = middle
+    return high.replace(microsecond=0)
 
 
 def _open_spans(
@@ -394,3 +428,74 @@ def _exceptions_text(exceptions: tuple[DateException, ...]) -> str:
             f"{when} {_hours_text(intervals)}" + (f' "{note}"' if note is not None else "")
         )
     return "; ".join(entries)
+
+
+# --- the spellings people write --------------------------------------------------------------
+
+_DASHES = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
+                         "\u2014": "-", "\u2212": "-", "\u2009": " ", "\u00a0": " "})
+_ONE_DIGIT_HOUR = re.compile(r"(?<![0-9:])([0-9]):([0-9]{2})")
+_DOT_TIME = re.compile(r"(?<![0-9.])([0-9]{1,2})\.([0-9]{2})(?![0-9.])")
+_CLOSED = re.compile(r"\b(?:closed|Closed|CLOSED)\b")
+_DAY_TOKEN = re.compile(r"\b(mo|tu|we|th|fr|sa|su|MO|TU|WE|TH|FR|SA|SU)\b")
+_DAY_LIST = r"(?:Mo|Tu|We|Th|Fr|Sa|Su)(?:\s*[-,]\s*(?:Mo|Tu|We|Th|Fr|Sa|Su))*"
+_DAYS_COLON = re.compile(rf"^({_DAY_LIST})\s*:\s")
+# ", " before a day list starts another rule in OSM's grammar ("Mo-We 09:00-18:00, Th-Fr ...").
+_COMMA_RULE = re.compile(rf"(?:(?<=[0-9])|(?<=off)),\s*(?={_DAY_LIST}\s+(?:[0-9]|off\b))")
+_HOLIDAY_RULE = re.compile(r"(?:PH|SH)(?:\s*,\s*(?:PH|SH))*(?:\s.*)?")
+_MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+_DATED_RULE = re.compile(rf"(?:[0-9]{{4}}\s*)?(?:{_MONTHS}|week\b|easter\b)|[0-9]{{4}}\b.*")
+
+
+def _quoted(value: str, limit: int = 80) -> str:
+    return f'"{value if len(value) <= limit else value[:limit - 1] + "…"}"'
+
+
+def normalise_opening_hours(value: str) -> tuple[str | None, tuple[str, ...]]:
+    """An opening_hours value as people write it, in our notation; and what was done to it.
+
+    Spellings that mean the same are rewritten without a word: one-digit hours (9:30), en or em
+    dashes, "closed" for "off", lower-case days (mo-su), "Mo-Fr: 09:00-17:00", a comma between
+    rules ("Mo-We 09:00-18:00, Th-Fr 09:00-17:00"), empty rules. A reading that is a guess
+    (18.00 for 18:00) says so. Rules our weekly hours cannot hold (public and school holidays,
+    months, dates, week numbers, years) are left out, each named in a warning. None means the
+    hours are unknown: nothing weekly is left, or the value cannot be read (a warning says why).
+    """
+    return _normalised(value)
+
+
+@lru_cache(maxsize=4096)
+def _normalised(value: str) -> tuple[str | None, tuple[str, ...]]:
+    found: list[str] = []
+    text = value.translate(_DASHES).strip()
+    text = _ONE_DIGIT_HOUR.sub(r"0\1:\2", text)
+    if _DOT_TIME.search(text):
+        dotted = _DOT_TIME.sub(lambda m: f"{int(m[1]):02d}:{m[2]}", text)
+        found.append(f"opening_hours {_quoted(value)}: times with a dot read as HH:MM "
+                     f"({_quoted(dotted)})")
+        text = dotted
+    text = _CLOSED.sub("off", text)
+    text = _DAY_TOKEN.sub(lambda m: m[1].capitalize(), text)
+    text = _COMMA_RULE.sub("; ", text)
+    rules = [_DAYS_COLON.sub(r"\1 ", rule.strip()) for rule in text.split(";") if rule.strip()]
+    kept = []
+    for rule in rules:
+        if _HOLIDAY_RULE.fullmatch(rule):
+            found.append(f"opening_hours: {_quoted(rule)} dropped (public and school holidays "
+                         "are not modelled)")
+        elif _DATED_RULE.match(rule):
+            found.append(f"opening_hours: {_quoted(rule)} dropped (months, dates, weeks and "
+                         "years are not modelled; add dated closures as hours_exceptions)")
+        else:
+            kept.append(rule)
+    if not kept:
+        if rules:
+            found.append(f"opening_hours {_quoted(value)} has no weekly hours: hours unknown")
+        return None, tuple(found)
+    hours = "; ".join(kept)
+    try:
+        parse_opening_hours(hours)
+    except HoursSyntaxError as error:
+        found.append(f"opening_hours {_quoted(value)} not understood ({error}): hours unknown")
+        return None, tuple(found)
+    return hours, tuple(found)

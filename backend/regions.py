@@ -1,7 +1,11 @@
-"""The service regions of our three markets: coarse polygons of Great Britain, Singapore, Hong Kong.
+"""The service regions of a deployment: by default coarse polygons of Great Britain, Singapore and
+Hong Kong, the three sample markets.
 
-The polygons live in `data/regions/service_regions.geojson` (RFC 7946, one Feature per country
-with properties `country` and `timezone`). They are coarse on purpose: they follow the coast and
+The polygons are deployment configuration: a GeoJSON file (RFC 7946, one Feature per country with
+properties `country` and `timezone`) named by the environment variable NEARBANK_SERVICE_REGIONS,
+`data/regions/service_regions.geojson` when it is not set. Uploads take records outside them with
+a warning, or refuse them when NEARBANK_STRICT_REGIONS is set to 1 / true / yes.
+The sample file's polygons They are coarse on purpose: they follow the coast and
 borders to within a few kilometres and are meant to refuse points and areas that are clearly
 elsewhere (lat and lon swapped, a store in Paris), not to settle borders.
 """
@@ -9,6 +13,7 @@ elsewhere (lat and lon swapped, a store in Paris), not to settle borders.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +25,24 @@ from shapely.prepared import PreparedGeometry, prep
 
 REGIONS_FILE = Path(__file__).resolve().parent.parent / "data" / "regions" / \
     "service_regions.geojson"
+REGIONS_ENV = "NEARBANK_SERVICE_REGIONS"
+STRICT_ENV = "NEARBANK_STRICT_REGIONS"
+
+
+def regions_file() -> Path:
+    """The service-region file this deployment uses."""
+    return _path(os.environ.get(REGIONS_ENV) or "")
+
+
+@lru_cache(maxsize=8)
+def _path(value: str) -> Path:
+    # Uploads ask once per record: one Path per setting, not per call.
+    return Path(value) if value else REGIONS_FILE
+
+
+def strict_regions() -> bool:
+    """Whether records outside every service region are refused rather than warned about."""
+    return os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -32,9 +55,13 @@ class ServiceRegion:
     geometry: BaseGeometry
 
 
-@lru_cache(maxsize=1)
 def _regions() -> tuple[ServiceRegion, ...]:
-    document = json.loads(REGIONS_FILE.read_text(encoding="utf-8"))
+    return _regions_of(regions_file())
+
+
+@lru_cache(maxsize=4)
+def _regions_of(path: Path) -> tuple[ServiceRegion, ...]:
+    document = json.loads(path.read_text(encoding="utf-8"))
     regions = []
     for feature in document["features"]:
         geometry = shape(feature["geometry"])
@@ -44,10 +71,14 @@ def _regions() -> tuple[ServiceRegion, ...]:
     return tuple(regions)
 
 
-@lru_cache(maxsize=1)
 def service_regions() -> dict[str, PreparedGeometry]:
     """Each market's polygon as a prepared geometry, keyed by ISO 3166-1 alpha-2 code."""
-    return {region.country: prep(region.geometry) for region in _regions()}
+    return _service_regions_of(regions_file())
+
+
+@lru_cache(maxsize=4)
+def _service_regions_of(path: Path) -> dict[str, PreparedGeometry]:
+    return {region.country: prep(region.geometry) for region in _regions_of(path)}
 
 
 def region_of(country: str) -> ServiceRegion | None:
@@ -64,9 +95,13 @@ def in_service_region(lat: float, lon: float) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1)
 def _prepared_regions() -> tuple[ServiceRegion, ...]:
-    regions = _regions()
+    return _prepared_regions_of(regions_file())
+
+
+@lru_cache(maxsize=4)
+def _prepared_regions_of(path: Path) -> tuple[ServiceRegion, ...]:
+    regions = _regions_of(path)
     for region in regions:  # preparing in place changes no answer, only speed
         shapely.prepare(region.geometry)
     return regions

@@ -94,7 +94,7 @@ def prepare() -> None:
     app = create_app(Config())
     from backend.accounts import service as accounts
     from backend.extensions import db
-    from backend.places.loader import count_places, load_places_file
+    from backend.uploads.loader import count_places, load_places_file
 
     with app.app_context():
         if count_places(db.session) == 0:

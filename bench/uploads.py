@@ -446,7 +446,7 @@ def _plant_warning(rng: random.Random, row: Row, previous: Row | None) -> str:
     elif problem == "swapped":
         row["lat"], row["lon"] = row["lon"], row["lat"]
     elif problem == "null_island":
-        row["lat"], row["lon"] = "0.000000", "0.000000"
+        row["lat"], row["lon"] = "0.000100", "0.000200"  # near (0, 0); exactly (0, 0) is an error
     elif problem == "other_region":
         elsewhere = rng.choice([t for t in TOWNS if t.country != row["country"]])
         lat, lon = _point(rng, elsewhere)
@@ -1327,8 +1327,9 @@ def render(argv: list[str], command: str | None, started: datetime, code: str,
         "unreadable latitude, missing name, unknown repayment method, cut-off 25:00, unknown "
         "time zone, unreadable hours, timestamp without offset, another source) and "
         f"{WARNING_SHARE:.0%} one planted warning (unknown service or accessibility code, time "
-        "zone or country left to be inferred, latitude and longitude swapped, (0, 0), a point "
-        "in another market, the previous place listed again 3 m away under another id).",
+        "zone or country left to be inferred, latitude and longitude swapped, a point near "
+        "(0, 0), a point in another market, the previous place listed again 3 m away under "
+        "another id).",
         "",
         "Each size runs in a fresh process on a fresh database migrated to head, in this order, "
         "with a CHECKPOINT before each step and the file already in the page cache:",

@@ -31,6 +31,11 @@ done
 for pkg in xvfb xauth libx11-6 libxext6 libgl1 libgl1-mesa-dri libegl1 fonts-noto-cjk; do
   installed "$pkg" || need+=("$pkg")
 done
+# The API docs page's browser test: Debian's Chromium, headless. Node's npm fetches the docs
+# page's Swagger UI from the npm registry (make docs-assets).
+installed chromium || need+=(chromium)
+command -v node >/dev/null 2>&1 || installed nodejs || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || installed npm || need+=(npm)
 # Kivy's multitouch input provider wants libmtdev (the package was renamed in Debian 13).
 want_mtdev=0
 installed libmtdev1 || installed libmtdev1t64 || want_mtdev=1

@@ -132,7 +132,7 @@ def auth_headers(login):
 @pytest.fixture
 def sample_places(session):
     """The sample data set, loaded inside the test's transaction."""
-    from backend.places.loader import load_places_file
+    from backend.uploads.loader import load_places_file
 
     report = load_places_file(session, SAMPLE_CSV)
     assert not report.errors, report.errors[:3]

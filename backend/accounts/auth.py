@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from copy import deepcopy
 from functools import wraps
 from typing import Any
 
 from flask import Flask
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from flask_smorest.utils import deepupdate
 
+from backend.apidoc import BEARER, problem_response, status_name
 from backend.errors import Forbidden, problem
 from backend.extensions import db, jwt
 
@@ -30,6 +33,13 @@ def role_required(*roles: str) -> Callable:
                 raise Forbidden("Your role may not do this.")
             return view(*args, **kwargs)
 
+        # The OpenAPI document: a bearer token, and who may call it (see backend/apidoc.py).
+        wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
+        wrapper._apidoc["manual_doc"] = deepupdate(deepcopy(wrapper._apidoc.get(
+            "manual_doc", {})), {"security": BEARER, "responses": {
+                "401": status_name(401),
+                "403": problem_response(403, "The signed-in role is not one of: "
+                                        + ", ".join(roles) + ".")}})
         return wrapper
 
     return decorator

@@ -96,7 +96,11 @@ class MyConsent(MethodView):
     @blp.response(200, ConsentSchema)
     @blp.doc(security=_BEARER)
     def get(self):
-        """Whether promotions are on, for which categories and how many offers at most."""
+        """Whether promotions are on, for which categories and how many offers at most.
+
+        Cardholders only. Also says which promotions notice is current and which categories
+        exist.
+        """
         return consent.get_consent(db.session, current_user.id).to_json(_current_version())
 
     @role_required("cardholder")
@@ -108,7 +112,13 @@ class MyConsent(MethodView):
                                        "shown (`policy_version`), or naming one never published.")
     @blp.doc(security=_BEARER)
     def put(self, args):
-        """Turn promotions on or off (one call withdraws), choose categories and the maximum."""
+        """Turn promotions on or off (one call withdraws), choose categories and the maximum.
+
+        Cardholders only. The body is the whole choice: what it leaves out takes its
+        default. Turning promotions on or changing categories must name the notice version
+        shown (`policy_version`); a withdrawal is never refused. Every call is recorded in the
+        consent ledger with the notice version named and the channel.
+        """
         state = consent.set_consent(db.session, current_user.id, now=datetime.now(UTC), **args)
         return state.to_json(_current_version())
 
@@ -119,7 +129,10 @@ class MyConsentHistory(MethodView):
     @blp.response(200, ConsentHistorySchema)
     @blp.doc(security=_BEARER)
     def get(self):
-        """Every grant, change and withdrawal, with its time, policy version and channel."""
+        """Every grant, change and withdrawal, with its time, policy version and channel.
+
+        Cardholders only. The append-only consent ledger, oldest first.
+        """
         return {"items": consent.consent_history(db.session, current_user.id)}
 
 
@@ -129,7 +142,11 @@ class MyData(MethodView):
     @blp.response(200, DataExportSchema)
     @blp.doc(security=_BEARER)
     def get(self):
-        """Export what the bank holds about you in this service."""
+        """Export what the bank holds about you in this service.
+
+        Any role. The account, the consent and its ledger, ended login sessions, and the
+        list of what is deliberately not kept.
+        """
         return consent.export_user_data(db.session, current_user)
 
 
@@ -139,5 +156,8 @@ class MyOfferActivity(MethodView):
     @blp.response(204)
     @blp.doc(security=_BEARER)
     def delete(self):
-        """Forget any per-user offer state (the service keeps none: nothing links you to offers)."""
+        """Forget any per-user offer state (the service keeps none: nothing links you to offers).
+
+        Cardholders only. Answers 204; nothing about which offers you were shown is stored.
+        """
         consent.forget_offer_activity(db.session, current_user.id)

@@ -17,6 +17,7 @@ from flask_jwt_extended import (
 
 from backend.accounts import schemas, service
 from backend.accounts.auth import role_required
+from backend.apidoc import status_name
 from backend.extensions import Blueprint, auth_rate_limit, db, limiter
 from backend.privacy import erasure
 
@@ -53,11 +54,20 @@ def _is_fresh(claims: dict) -> bool:
 class Login(MethodView):
     decorators = [limiter.limit(auth_rate_limit)]
 
-    @blp.arguments(schemas.LoginSchema)
-    @blp.response(200, schemas.TokensSchema)
+    @blp.arguments(schemas.LoginSchema, example={"email": "cardholder@example.com",
+                                                 "password": "correct horse battery"})
+    @blp.response(200, schemas.TokensSchema, example={
+        "access_token": "eyJhbGciOiJIUzI1NiJ9...", "refresh_token": "eyJhbGciOiJIUzI1NiJ9...",
+        "token_type": "Bearer", "expires_in": 900})
     @blp.alt_response(401, description="Wrong e-mail address or password.")
+    @blp.alt_response(429, response=status_name(429))
     def post(self, args):
-        """Exchange credentials for an access token and a refresh token."""
+        """Exchange credentials for an access token and a refresh token.
+
+        No token needed. Limited per client address (AUTH_RATE_LIMIT); a wrong e-mail
+        address and a wrong password give the same 401. Send the access token as
+        `Authorization: Bearer ...`.
+        """
         user = service.authenticate(db.session, args["email"], args["password"])
         sid = str(uuid.uuid4())  # one login session; logout revokes all its tokens
         tokens = _access_token(user, sid, fresh=FRESH_FOR)
@@ -72,7 +82,11 @@ class Refresh(MethodView):
     @blp.response(200, schemas.TokensSchema)
     @blp.doc(security=_BEARER)
     def post(self):
-        """A new access token for a valid refresh token (sent as the bearer token)."""
+        """A new access token for a valid refresh token (sent as the bearer token).
+
+        Send the refresh token from login, not an access token. The new access token belongs
+        to the same login session, so logout ends it too.
+        """
         return _access_token(current_user, get_jwt()["sid"])
 
 
@@ -82,7 +96,10 @@ class Logout(MethodView):
     @blp.response(204)
     @blp.doc(security=_BEARER)
     def post(self):
-        """End the login session: its access and refresh tokens stop working at once."""
+        """End the login session: its access and refresh tokens stop working at once.
+
+        Accepts the session's access or refresh token. Answers 204 with no body.
+        """
         claims = get_jwt()
         # The refresh token outlives every access token of the session, so the revocation
         # can be forgotten once that lifetime has passed.
@@ -101,7 +118,10 @@ class Me(MethodView):
     @blp.response(200, schemas.MeSchema)
     @blp.doc(security=_BEARER)
     def get(self):
-        """The signed-in user."""
+        """The signed-in user.
+
+        Any role. The account's public id, e-mail address, role, display name and card tier.
+        """
         return current_user
 
     @role_required("cardholder")

@@ -30,11 +30,26 @@ def _text(max_length: int, **kwargs: Any) -> fields.String:
         if len(value) > max_length:
             raise ma.ValidationError(f"At most {max_length} characters.")
 
-    return fields.String(validate=check, **kwargs)
+    # The OpenAPI document states the same rule: 1 to max_length characters, not all blank.
+    metadata = {"minLength": 1, "maxLength": max_length, "pattern": r"\S",
+                **kwargs.pop("metadata", {})}
+    return fields.String(validate=check, metadata=metadata, **kwargs)
 
 
 class GeoJSONPoint(fields.Field):
     """A GeoJSON Point `{"type": "Point", "coordinates": [lon, lat]}`, loaded as (lat, lon)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        for key, value in {
+            "type": "object", "required": ["type", "coordinates"],
+            "additionalProperties": False,
+            "properties": {"type": {"type": "string", "enum": ["Point"]},
+                           "coordinates": {"type": "array", "items": {"type": "number"},
+                                           "minItems": 2, "maxItems": 3}},
+            "example": {"type": "Point", "coordinates": [-0.1414, 51.5382]},
+        }.items():
+            self.metadata.setdefault(key, value)
 
     def _deserialize(self, value, attr, data, **kwargs) -> tuple[float, float]:
         hint = 'Must be a GeoJSON Point: {"type": "Point", "coordinates": [lon, lat]}.'
@@ -57,6 +72,10 @@ class GeoJSONPoint(fields.Field):
 
 class GeoJSONPolygonArea(fields.Field):
     """An offer area: a GeoJSON Polygon checked by `backend.offers.areas.parse_area`."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.metadata.setdefault("type", "object")
 
     def _deserialize(self, value, attr, data, **kwargs):
         try:
@@ -249,7 +268,8 @@ class OfferUpdateSchema(_OfferFields):
 class OfferListQuerySchema(ma.Schema):
     """A merchant's offers, optionally of one status."""
 
-    status = fields.String(validate=validate.OneOf(OFFER_STATUSES))
+    status = fields.String(validate=validate.OneOf(OFFER_STATUSES),
+                           metadata={"description": "Only offers of this status."})
 
 
 class OfferSchema(ma.Schema):
@@ -283,8 +303,10 @@ class OfferSchema(ma.Schema):
 class StatsQuerySchema(ma.Schema):
     """A range of UTC days, both ends included."""
 
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = fields.Date(data_key="from", metadata={
+        "description": "First UTC day (YYYY-MM-DD), included; by default the first shown."})
+    to = fields.Date(metadata={
+        "description": "Last UTC day (YYYY-MM-DD), included; by default the last shown."})
 
     @ma.validates_schema
     def _order(self, data, **kwargs):
@@ -326,17 +348,20 @@ class ReviewOfferQuerySchema(ma.Schema):
     status = fields.String(load_default="pending_review",
                            validate=validate.OneOf(OFFER_STATUSES + ("pending",)),
                            metadata={"description": "`pending` is short for `pending_review`."})
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200),
+                           metadata={"description": "At most this many offers in one page."})
+    cursor = fields.String(metadata={"description": "`next_cursor` of the previous page."})
 
 
 class ReviewMerchantQuerySchema(ma.Schema):
     """Merchants of one verification status, oldest first."""
 
     status = fields.String(load_default="unverified",
-                           validate=validate.OneOf(MERCHANT_STATUSES))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String()
+                           validate=validate.OneOf(MERCHANT_STATUSES),
+                           metadata={"description": "Verification status to list."})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200),
+                           metadata={"description": "At most this many merchants in one page."})
+    cursor = fields.String(metadata={"description": "`next_cursor` of the previous page."})
 
 
 class ApprovalSchema(ma.Schema):
@@ -365,6 +390,10 @@ class ReviewListSchema(ma.Schema):
 class CategoryList(fields.Field):
     """Comma-separated offer categories."""
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.metadata.setdefault("type", "string")
+
     def _deserialize(self, value, attr, data, **kwargs) -> tuple[str, ...]:
         if not isinstance(value, str):
             raise ma.ValidationError("Must be a comma-separated string.")
@@ -388,10 +417,16 @@ def _coordinate(problem_of):
 class NearbyOffersQuerySchema(ma.Schema):
     """Where the cardholder is now (used for this answer only), how far, which categories."""
 
-    lat = fields.Float(required=True, allow_nan=False, validate=_coordinate(latitude_problem))
-    lon = fields.Float(required=True, allow_nan=False, validate=_coordinate(longitude_problem))
+    lat = fields.Float(required=True, allow_nan=False, validate=_coordinate(latitude_problem),
+                       metadata={"description": "Latitude, WGS84 decimal degrees.",
+                                 "minimum": -90, "maximum": 90})
+    lon = fields.Float(required=True, allow_nan=False, validate=_coordinate(longitude_problem),
+                       metadata={"description": "Longitude, WGS84 decimal degrees.",
+                                 "minimum": -180, "maximum": 180})
     radius_m = fields.Float(load_default=DEFAULT_RADIUS_M, allow_nan=False,
-                            validate=validate.Range(min=0, max=MAX_RADIUS_M, min_inclusive=False))
+                            validate=validate.Range(min=0, max=MAX_RADIUS_M, min_inclusive=False),
+                            metadata={"description": "Search radius in metres, more than 0 and "
+                                                     f"at most {MAX_RADIUS_M}."})
     category = CategoryList(metadata={
         "description": "Narrow to some of the categories you enabled (comma-separated)."})
 

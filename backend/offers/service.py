@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session, selectinload
 from backend.accounts.service import create_user
 from backend.db import get_by_public_id
 from backend.errors import BadRequest, Conflict, NotFound
+from backend.geocoding import Geocoder, GeocodingUnavailable
 from backend.offers import reach
 from backend.offers.areas import Area, geodesic_area_m2
 from backend.offers.models import Merchant, Offer, Store
 from backend.paging import AfterId, decode_cursor, encode_cursor, split_page
 from backend.regions import in_service_region, region_containing, timezone_of
-from backend.uploads.geocoding import Geocoder, GeocodingUnavailable
 
 _SERVICE_REGIONS = "Great Britain, Singapore and Hong Kong"
 

@@ -22,6 +22,35 @@ LOCATION_ENDPOINTS = ("/api/v1/branches/nearby", "/api/v1/atms/nearby",
                       "/api/v1/places/nearby", "/api/v1/repayment-points/nearby")
 
 
+# What a nearby search answers, for the docs page (one feature of the sample data).
+NEARBY_EXAMPLE = {
+    "type": "FeatureCollection",
+    "features": [{
+        "type": "Feature", "id": "47882046-5312-4048-a9d3-bf154d06445e",
+        "geometry": {"type": "Point", "coordinates": [-0.141402, 51.538154]},
+        "properties": {
+            "id": "47882046-5312-4048-a9d3-bf154d06445e", "kind": "branch",
+            "name": "Nearbank Camden Town", "brand": "Nearbank",
+            "address": {"street": "197 Camden High Street", "locality": "London",
+                        "region": "Greater London", "postcode": "NW1 2FN", "country": "GB"},
+            "status": "active", "timezone": "Europe/London",
+            "services": ["CounterServices", "ExternalATM"], "accessibility": ["LevelAccess"],
+            "phone": "+442079460912", "last_verified_at": "2026-10-22T10:47:00+00:00",
+            "distance_m": 90.9, "bearing_deg": 123.1, "open_now": False,
+            "next_change": {"at": "2026-12-01T09:00:00+00:00", "kind": "opens"},
+            "closes_soon": False,
+            "repayment": {"methods": ["cash", "debit_card"],
+                          "how": "Cash or debit card at the counter",
+                          "fee": {"amount": "0.00", "currency": "GBP"}, "fee_free": True,
+                          "posting": "same_day", "cutoff_today": "2026-12-01T16:00:00+00:00",
+                          "cutoff_passed": False},
+        },
+    }],
+    "next_cursor": None,
+    "count": 1,
+}
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -39,7 +68,7 @@ def _nearby(args: dict, **overrides) -> Response:
     # statement), and the document encoded by orjson straight into the response: the schema in
     # @blp.response documents it, flask-smorest passes a Response through without dumping.
     with db.read_source() as source:
-        page = service.find_nearby_places(source, query, _now())
+        page = service.find_nearby_places(source, query, args.get("at") or _now())
     return json_response(page.to_geojson())
 
 
@@ -51,45 +80,62 @@ def json_response(document: dict) -> Response:
 @blp.route("/branches/nearby")
 class NearbyBranches(MethodView):
     @blp.arguments(schemas.POINT_QUERY, location="query")
-    @blp.response(200, schemas.FeatureCollectionSchema)
+    @blp.response(200, schemas.FeatureCollectionSchema, example=NEARBY_EXAMPLE)
     def get(self, args):
-        """Nearest branches, nearest first."""
+        """Nearest branches, nearest first.
+
+        Public. A GeoJSON FeatureCollection of branches within `radius_m` of the point, each
+        with `distance_m`, `bearing_deg` and, where hours are known, `open_now` and the next
+        change. The position is used for this answer only and never stored or logged.
+        """
         return _nearby(args, kinds=("branch",))
 
 
 @blp.route("/atms/nearby")
 class NearbyAtms(MethodView):
     @blp.arguments(schemas.POINT_QUERY, location="query")
-    @blp.response(200, schemas.FeatureCollectionSchema)
+    @blp.response(200, schemas.FeatureCollectionSchema, example=NEARBY_EXAMPLE)
     def get(self, args):
-        """Nearest ATMs and cash-deposit machines, nearest first."""
+        """Nearest ATMs and cash-deposit machines, nearest first.
+
+        Public. Like the branches' search, for ATMs and cash-deposit machines.
+        """
         return _nearby(args, kinds=("atm",))
 
 
 @blp.route("/places/nearby")
 class NearbyPlaces(MethodView):
     @blp.arguments(schemas.NEARBY_PLACES_QUERY, location="query")
-    @blp.response(200, schemas.FeatureCollectionSchema)
+    @blp.response(200, schemas.FeatureCollectionSchema, example=NEARBY_EXAMPLE)
     def get(self, args):
-        """Nearest places of any kind (or of `kind`), nearest first."""
+        """Nearest places of any kind (or of `kind`), nearest first.
+
+        Public. Branches, ATMs and partner outlets together, or one `kind` of them.
+        """
         return _nearby(args)
 
 
 @blp.route("/repayment-points/nearby")
 class NearbyRepaymentPoints(MethodView):
     @blp.arguments(schemas.REPAYMENT_QUERY, location="query")
-    @blp.response(200, schemas.FeatureCollectionSchema)
+    @blp.response(200, schemas.FeatureCollectionSchema, example=NEARBY_EXAMPLE)
     def get(self, args):
-        """Nearest places where a credit card can be repaid, with method, fee and cut-off."""
+        """Nearest places where a credit card can be repaid, with method, fee and cut-off.
+
+        Public. Only places with repayment facts; filter by `method` and `fee_free`.
+        """
         return _nearby(args, kinds=(), repayment_only=True)
 
 
 @blp.route("/places")
 class PlacesInBbox(MethodView):
     @blp.arguments(schemas.BboxQuerySchema, location="query")
-    @blp.response(200, schemas.FeatureCollectionSchema)
+    @blp.response(200, schemas.FeatureCollectionSchema, example=NEARBY_EXAMPLE)
     def get(self, args):
-        """Places inside a bounding box, for a map; ordered by id."""
+        """Places inside a bounding box, for a map; ordered by id.
+
+        Public. For drawing a map: no distances; page with `cursor`.
+        """
         return service.list_places_in_bbox(db.session, args["bbox"], args["limit"],
                                            args.get("kind"), args.get("cursor"),
                                            _now()).to_geojson()
@@ -97,16 +143,24 @@ class PlacesInBbox(MethodView):
 
 @blp.route("/places/<place_id>")
 class PlaceDetail(MethodView):
-    @blp.response(200, schemas.FeatureSchema)
-    def get(self, place_id):
-        """One place with its week of opening hours."""
-        return service.get_place(db.session, place_id, _now())
+    @blp.arguments(schemas.AtQuerySchema, location="query")
+    @blp.response(200, schemas.FeatureSchema, example=NEARBY_EXAMPLE["features"][0])
+    def get(self, args, place_id):
+        """One place with its week of opening hours (the week of `at` when given).
+
+        Public. The place's address, services, accessibility, repayment facts and opening
+        hours for the coming week, and whether it is open now (or at `at`).
+        """
+        return service.get_place(db.session, place_id, args.get("at") or _now())
 
     @role_required("maintainer", "admin")
     @blp.arguments(schemas.PlaceStatusSchema)
     @blp.response(200, schemas.FeatureSchema)
     @blp.doc(security=[{"bearerAuth": []}])
     def patch(self, args, place_id):
-        """Change a place's status (maintainers)."""
+        """Change a place's status (maintainers).
+
+        Maintainers and admins. The change is recorded in the place's history.
+        """
         service.set_place_status(db.session, place_id, args["status"], int(get_jwt()["sub"]))
         return service.get_place(db.session, place_id, _now())

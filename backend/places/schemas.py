@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import marshmallow as ma
 from marshmallow import fields, validate
@@ -34,6 +35,7 @@ class CodeList(fields.Field):
         super().__init__(**kwargs)
         self.choices = choices
         self.metadata.setdefault("description", "Comma-separated codes: " + ", ".join(choices))
+        self.metadata.setdefault("type", "string")
 
     def _deserialize(self, value, attr, data, **kwargs) -> tuple[str, ...]:
         if not isinstance(value, str):
@@ -47,22 +49,64 @@ class CodeList(fields.Field):
         return codes
 
 
+EARLIEST_AT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_AT = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class InstantField(fields.Field):
+    """An ISO 8601 date-time with a UTC offset (`2027-03-28T01:15:00Z`, `...+01:00`)."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
+        if not isinstance(value, str):
+            raise ma.ValidationError("Must be an ISO 8601 date-time such as "
+                                     "2027-03-28T09:30:00+01:00.")
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ma.ValidationError(f"{value[:40]!r} is not an ISO 8601 date-time such as "
+                                     "2027-03-28T09:30:00+01:00.") from None
+        if moment.utcoffset() is None:
+            # Nearby answers span places in several zones: a bare wall-clock time is ambiguous.
+            raise ma.ValidationError("Give a UTC offset (Z or +01:00): a date-time without one "
+                                     "names no single moment.")
+        moment = moment.astimezone(UTC)
+        if not EARLIEST_AT <= moment < LATEST_AT:
+            raise ma.ValidationError("Must be from 1970 to 2099.")
+        return moment
+
+
+AT_DESCRIPTION = ("Answer `open_now` and the next change for this moment instead of now: an ISO "
+                  "8601 date-time with a UTC offset, e.g. `2027-03-28T01:15:00Z`.")
+
+
+class AtQuerySchema(ma.Schema):
+    """The moment a place's status is answered for."""
+
+    at = InstantField(metadata={"description": AT_DESCRIPTION})
+
+
 class PointQuerySchema(ma.Schema):
     """Where the cardholder is and how far to look."""
 
     lat = fields.Float(required=True, allow_nan=False, validate=_checked(latitude_problem),
-                       metadata={"description": "Latitude, WGS84 decimal degrees."})
+                       metadata={"description": "Latitude, WGS84 decimal degrees.",
+                                 "minimum": -90, "maximum": 90, "example": 51.5386})
     lon = fields.Float(required=True, allow_nan=False, validate=_checked(longitude_problem),
-                       metadata={"description": "Longitude, WGS84 decimal degrees."})
+                       metadata={"description": "Longitude, WGS84 decimal degrees.",
+                                 "minimum": -180, "maximum": 180, "example": -0.1425})
     radius_m = fields.Float(
         load_default=DEFAULT_RADIUS_M, allow_nan=False,
         validate=validate.Range(min=0, max=MAX_RADIUS_M, min_inclusive=False),
-        metadata={"description": f"Search radius in metres, at most {MAX_RADIUS_M}."},
+        metadata={"description": f"Search radius in metres, more than 0 and at most "
+                                 f"{MAX_RADIUS_M}.", "example": 1000},
     )
     limit = fields.Integer(load_default=DEFAULT_LIMIT,
-                           validate=validate.Range(min=1, max=MAX_LIMIT))
+                           validate=validate.Range(min=1, max=MAX_LIMIT),
+                           metadata={"description": "At most this many places in one page."})
     cursor = fields.String(metadata={"description": "`next_cursor` of the previous page."})
-    open_now = fields.Boolean(metadata={"description": "Only places open right now."})
+    open_now = fields.Boolean(metadata={"description": "Only places open right now (or at "
+                                                       "`at`)."})
+    at = InstantField(metadata={"description": AT_DESCRIPTION})
     services = CodeList(vocab.SERVICES)
     accessibility = CodeList(vocab.ACCESSIBILITY)
 
@@ -70,7 +114,8 @@ class PointQuerySchema(ma.Schema):
 class NearbyPlacesQuerySchema(PointQuerySchema):
     """`/places/nearby` also takes the kind of place."""
 
-    kind = fields.String(validate=validate.OneOf(vocab.PLACE_KINDS))
+    kind = fields.String(validate=validate.OneOf(vocab.PLACE_KINDS),
+                         metadata={"description": "Only places of this kind."})
 
 
 class RepaymentQuerySchema(PointQuerySchema):
@@ -115,11 +160,16 @@ class BboxField(fields.Field):
 class BboxQuerySchema(ma.Schema):
     """Places inside a map's bounding box."""
 
-    bbox = BboxField(required=True, metadata={"description": "minLon,minLat,maxLon,maxLat"})
-    kind = fields.String(validate=validate.OneOf(vocab.PLACE_KINDS))
+    bbox = BboxField(required=True, metadata={
+        "type": "string", "example": "-0.16,51.52,-0.12,51.55",
+        "description": "minLon,minLat,maxLon,maxLat in WGS84 degrees; minLon greater than "
+                       "maxLon means the box crosses the antimeridian."})
+    kind = fields.String(validate=validate.OneOf(vocab.PLACE_KINDS),
+                         metadata={"description": "Only places of this kind."})
     limit = fields.Integer(load_default=MAX_BBOX_LIMIT,
-                           validate=validate.Range(min=1, max=MAX_BBOX_LIMIT))
-    cursor = fields.String()
+                           validate=validate.Range(min=1, max=MAX_BBOX_LIMIT),
+                           metadata={"description": "At most this many places in one page."})
+    cursor = fields.String(metadata={"description": "`next_cursor` of the previous page."})
 
 
 class PlaceStatusSchema(ma.Schema):

@@ -350,11 +350,16 @@ def _geometry(row: Any) -> dict[str, Any]:
     return {"type": "Point", "coordinates": [round(row[R_LON], 7), round(row[R_LAT], 7)]}
 
 
+def bearing_degrees(degrees: float) -> float:
+    """A bearing rounded to 0.1 degree, in [0, 360): 359.97 is 0.0, never 360.0."""
+    return round(degrees, 1) % 360.0
+
+
 def _feature(row: Any, now: datetime, minute: datetime) -> dict:
     properties = _base_properties(row)
     bearing = row[R_BEARING]  # None when the place is exactly at the query point
     properties["distance_m"] = round(row[R_DISTANCE], 1)
-    properties["bearing_deg"] = None if bearing is None else round(bearing, 1)
+    properties["bearing_deg"] = None if bearing is None else bearing_degrees(bearing)
     properties.update(_hours_status(row, minute))
     properties["repayment"] = _repayment(row, now, minute)
     return {"type": "Feature", "id": properties["id"], "geometry": _geometry(row),

@@ -8,11 +8,11 @@ from flask_jwt_extended import get_jwt
 
 from backend.accounts.auth import role_required
 from backend.extensions import Blueprint, db
+from backend.geocoding import app_geocoder
 from backend.paging import AfterId, decode_cursor, encode_cursor, split_page
 from backend.places.history import history_of
 from backend.places.service import find_place_key
 from backend.uploads import schemas, service
-from backend.uploads.geocoding import app_geocoder
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1",
                 description="Bulk uploads of places: dry run, apply, roll back.")
@@ -27,17 +27,22 @@ def _actor() -> int:
 @blp.route("/uploads")
 class Uploads(MethodView):
     @role_required(*MAINTAINERS)
-    @blp.arguments(schemas.UploadFormSchema, location="form")
-    @blp.arguments(schemas.UploadFileSchema, location="files")
+    @blp.arguments(schemas.UploadSchema, location="multipart")
     @blp.response(201, schemas.BatchSchema)
     @blp.doc(security=_BEARER)
-    def post(self, form, files):
-        """Dry run: parse, validate and diff a file; nothing visible changes yet."""
-        upload = files["file"]
+    def post(self, form):
+        """Dry run: parse, validate and diff a file; nothing visible changes yet.
+
+        Maintainers and admins. A multipart/form-data body with the file and its `source`;
+        the answer is the pending batch's report (counts, first issues and changes). Apply
+        it next.
+        """
+        upload = form["file"]
         batch = service.submit_upload(
             db.session, upload.stream, upload.filename or "upload", form["source"],
             form["mode"], actor_id=_actor(), via="api", file_format=form.get("format"),
-            geocoder=app_geocoder())
+            geocoder=app_geocoder(), columns=form.get("columns"),
+            defaults=form.get("defaults"))
         return service.batch_report(db.session, batch)
 
     @role_required(*MAINTAINERS)
@@ -45,7 +50,10 @@ class Uploads(MethodView):
     @blp.response(200, schemas.BatchListSchema)
     @blp.doc(security=_BEARER)
     def get(self, args):
-        """Uploads, newest first."""
+        """Uploads, newest first.
+
+        Maintainers and admins. Page with `cursor`.
+        """
         before = decode_cursor(args["cursor"], AfterId).i if args.get("cursor") else None
         page, more = split_page(service.list_batches(db.session, args["limit"] + 1, before),
                                 args["limit"])
@@ -59,7 +67,10 @@ class UploadDetail(MethodView):
     @blp.response(200, schemas.BatchSchema)
     @blp.doc(security=_BEARER)
     def get(self, batch_id):
-        """One upload's report."""
+        """One upload's report.
+
+        Maintainers and admins.
+        """
         return service.batch_report(db.session, service.get_batch(db.session, batch_id))
 
 
@@ -70,7 +81,11 @@ class ApplyUpload(MethodView):
     @blp.alt_response(409, description="Not pending, or the data changed since the dry run.")
     @blp.doc(security=_BEARER)
     def post(self, batch_id):
-        """Apply a pending upload, all or nothing."""
+        """Apply a pending upload, all or nothing.
+
+        Maintainers and admins. 409 when the batch is not pending or the data changed since
+        its dry run.
+        """
         batch = service.get_batch(db.session, batch_id)
         service.apply_upload(db.session, batch, actor_id=_actor(), via="api")
         return service.batch_report(db.session, batch)
@@ -83,7 +98,11 @@ class RollbackUpload(MethodView):
     @blp.alt_response(409, description="Not applied, or places it touched changed since.")
     @blp.doc(security=_BEARER)
     def post(self, batch_id):
-        """Restore every place an applied upload touched to its state before."""
+        """Restore every place an applied upload touched to its state before.
+
+        Maintainers and admins. 409 when the batch is not applied or a place it touched
+        changed since.
+        """
         batch = service.get_batch(db.session, batch_id)
         service.rollback_upload(db.session, batch, actor_id=_actor(), via="api")
         return service.batch_report(db.session, batch)
@@ -95,7 +114,10 @@ class UploadReportCsv(MethodView):
     @blp.response(200, content_type="text/csv")
     @blp.doc(security=_BEARER)
     def get(self, batch_id):
-        """The rejected and warned records as CSV, ready to fix and upload again."""
+        """The rejected and warned records as CSV, ready to fix and upload again.
+
+        Maintainers and admins. `text/csv`, as an attachment.
+        """
         batch = service.get_batch(db.session, batch_id)
         body = stream_with_context(service.report_csv(db.session, batch))
         return Response(body, mimetype="text/csv", headers={
@@ -108,5 +130,8 @@ class PlaceHistory(MethodView):
     @blp.response(200)
     @blp.doc(security=_BEARER)
     def get(self, place_id):
-        """Every change of a place: which upload or person, which fields, before and after."""
+        """Every change of a place: which upload or person, which fields, before and after.
+
+        Maintainers and admins. Oldest first.
+        """
         return {"items": history_of(db.session, find_place_key(db.session, place_id))}

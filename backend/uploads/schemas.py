@@ -4,34 +4,38 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
+from backend.uploads.parsers import FORMATS
 from backend.uploads.service import MODES
 
-FORMATS = ("nearbank-csv", "nearbank-geojson", "ob-atm", "ob-branch", "osm-geojson", "osm-csv")
 
-
-class UploadFileSchema(ma.Schema):
-    """The file part of a multipart upload."""
+class UploadSchema(ma.Schema):
+    """A multipart/form-data upload: the file and the fields that say what it is."""
 
     file = Upload(required=True, metadata={"description": "CSV, GeoJSON or Open Banking JSON."})
-
-
-class UploadFormSchema(ma.Schema):
-    """The form fields of a multipart upload."""
-
     source = fields.String(required=True, metadata={
         "description": "The data source the file describes, e.g. `ob-nearbank-atms`."})
     mode = fields.String(load_default="merge", validate=validate.OneOf(MODES), metadata={
         "description": "`merge`: insert and update only; `sync`: the file is the whole "
                        "truth for the source, places missing from it are decommissioned."})
     format = fields.String(validate=validate.OneOf(FORMATS), metadata={
-        "description": "Detected from the content when not given."})
+        "description": "Detected from the content when not given; `mapped-csv` when "
+                       "`columns` is given."})
+    columns = fields.String(metadata={
+        "description": "A JSON object from our field names to the CSV's headers, e.g. "
+                       '`{"external_id": "ID", "name": "Name", "lat": "Latitude", '
+                       '"lon": "Longitude", "locality": "City", "postcode": "Postal_Code"}`: '
+                       "reads any CSV."})
+    defaults = fields.String(metadata={
+        "description": "A JSON object of values for fields the records leave empty, e.g. "
+                       '`{"kind": "branch"}`.'})
 
 
 class ListQuerySchema(ma.Schema):
     """Paging of the upload list."""
 
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200),
+                           metadata={"description": "At most this many uploads in one page."})
+    cursor = fields.String(metadata={"description": "`next_cursor` of the previous page."})
 
 
 class BatchSchema(ma.Schema):

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from difflib import SequenceMatcher
 from typing import Any, BinaryIO
 
@@ -22,9 +23,12 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from backend import world
 from backend.audit import record_audit
 from backend.db import get_by_public_id
 from backend.errors import BadRequest, Conflict, field_error
+from backend.geocoding import Geocoder, GeocodingUnavailable
+from backend.hours import OpeningHours
 from backend.places.history import (
     RESTORED_COLUMNS,
     bump_source_version,
@@ -32,17 +36,21 @@ from backend.places.history import (
     snapshot_sql,
     source_version,
 )
-from backend.uploads.checks import COUNTRY_TIMEZONES, location_warnings
-from backend.uploads.geocoding import Geocoder, GeocodingUnavailable
+from backend.uploads.checks import location_problems
 from backend.uploads.models import UploadBatch
 from backend.uploads.parsers import (
     COLUMNS,
     HEAD_BYTES,
+    LIST_COLUMNS,
     FileFormatError,
+    RawRecord,
     detect_format,
     parse_file,
+    split_list,
 )
 from backend.uploads.parsers.coords import parse_coordinate
+from backend.uploads.parsers.detect import family_of
+from backend.uploads.parsers.mapped import parse_mapped_csv, parse_mapping
 from backend.uploads.validation import validate_record
 
 MODES = ("merge", "sync")
@@ -83,8 +91,14 @@ def _raw_conn(session: Session):
 def submit_upload(session: Session, stream: BinaryIO, filename: str, source: str, mode: str,
                   *, actor_id: int | None, via: str, file_format: str | None = None,
                   geocoder: Geocoder | None = None,
-                  progress: Callable[[int], None] | None = None) -> UploadBatch:
+                  progress: Callable[[int], None] | None = None,
+                  columns: str | dict | None = None,
+                  defaults: str | dict | None = None) -> UploadBatch:
     """Parse, validate and diff a file; store it as a pending batch and return it.
+
+    `columns` (our field names to the file's CSV headers) reads any CSV as `mapped-csv`;
+    `defaults` fill fields a record leaves empty, in any format. Both are JSON objects (text or
+    dicts).
 
     :raises BadRequest: for a bad mode or source, or a file that cannot be read at all; in that
         case nothing is stored.
@@ -95,6 +109,19 @@ def submit_upload(session: Session, stream: BinaryIO, filename: str, source: str
     if not SOURCE_PATTERN.match(source or ""):
         problems.append(field_error("source", "Must be a slug: lower-case letters, digits, "
                                               "'.', '_' or '-', at most 64 characters."))
+    mappings = {}
+    for name, value in (("columns", columns), ("defaults", defaults)):
+        try:
+            mappings[name] = parse_mapping(value, name)
+        except ValueError as exc:
+            problems.append(field_error(name, str(exc)))
+    if mappings.get("columns"):
+        if file_format not in (None, "mapped-csv"):
+            problems.append(field_error("format", "must be mapped-csv (or left out) when "
+                                                  "`columns` is given"))
+        file_format = "mapped-csv"
+    elif file_format == "mapped-csv":
+        problems.append(field_error("columns", "is required with the mapped-csv format"))
     if problems:
         raise BadRequest("The upload cannot be accepted.", problems)
     batch = UploadBatch(source=source, mode=mode, filename=filename, format="unknown",
@@ -103,9 +130,10 @@ def submit_upload(session: Session, stream: BinaryIO, filename: str, source: str
     session.add(batch)
     session.flush()
     try:
-        records, detected = _open(stream, filename, file_format)
+        records, detected = _open(stream, filename, file_format, mappings.get("columns"))
         batch.format = detected
-        counts = _stage(session, batch, records, geocoder, progress)
+        counts = _stage(session, batch, records, geocoder, progress,
+                        mappings.get("defaults") or {})
     except FileFormatError as exc:
         session.rollback()
         raise BadRequest(f"The file cannot be read: {exc}", [field_error("file", str(exc))]) \
@@ -129,8 +157,13 @@ def submit_upload(session: Session, stream: BinaryIO, filename: str, source: str
     return batch
 
 
-def _open(stream: BinaryIO, filename: str, file_format: str | None):
+def _open(stream: BinaryIO, filename: str, file_format: str | None,
+          columns: dict[str, str] | None = None):
     """Records of the file and the format they were read as."""
+    if columns:
+        if family_of(filename) != "csv":
+            raise FileFormatError("`columns` maps CSV headers: upload a .csv or .tsv file")
+        return parse_mapped_csv(stream, columns), "mapped-csv"
     if file_format is None:
         file_format = detect_format(stream.read(HEAD_BYTES), filename)
         stream.seek(0)
@@ -146,7 +179,8 @@ def _storable(text: str) -> str:
 
 
 def _stage(session: Session, batch: UploadBatch, records: Iterator[Any],
-           geocoder: Geocoder | None, progress: Callable[[int], None] | None) -> _Counts:
+           geocoder: Geocoder | None, progress: Callable[[int], None] | None,
+           defaults: dict[str, str]) -> _Counts:
     """Validate each record and COPY the valid ones; issues go through a spool file."""
     counts = _Counts()
     columns = ("batch_id", "seq", "locator", "source", "external_id", *VALUE_COLUMNS)
@@ -159,6 +193,8 @@ def _stage(session: Session, batch: UploadBatch, records: Iterator[Any],
                 f"COPY upload_rows ({', '.join(columns)}) FROM STDIN") as copy:
             for seq, raw in enumerate(records, start=1):
                 counts.records = seq
+                if defaults:  # before the check, so report.csv shows the values used
+                    raw = _with_defaults(raw, defaults)
                 row, found = _check(batch, raw, geocoder)
                 if row is not None:
                     copy.write_row((batch.id, seq, raw.locator, *row))
@@ -189,6 +225,15 @@ def _stage(session: Session, batch: UploadBatch, records: Iterator[Any],
     return counts
 
 
+def _with_defaults(raw: RawRecord, defaults: dict[str, str]) -> RawRecord:
+    """A record with `defaults` in the fields it leaves empty."""
+    fields = dict(raw.fields)
+    for name, value in defaults.items():
+        if fields.get(name) in (None, "", []):
+            fields[name] = split_list(value) if name in LIST_COLUMNS else value
+    return RawRecord(raw.locator, fields, raw.warnings)
+
+
 def _check(batch: UploadBatch, raw: Any,
            geocoder: Geocoder | None) -> tuple[tuple | None, list[tuple[str, str, str]]]:
     """The staged row of a record (None when rejected) and its (severity, field, message)s."""
@@ -202,21 +247,18 @@ def _check(batch: UploadBatch, raw: Any,
                                          f"{batch.source!r}"))
     if fields.get("lat") in (None, "") and fields.get("lon") in (None, "") and geocoder:
         found += _geocode(fields, geocoder)
-    if not fields.get("country"):
-        found += _country_from_point(fields)
-    if not fields.get("timezone") and fields.get("country") in COUNTRY_TIMEZONES:
-        fields["timezone"] = COUNTRY_TIMEZONES[fields["country"]]
-        found.append(("warning", "timezone", f"not given; {fields['timezone']} assumed from "
-                                             f"country {fields['country']}"))
+    timezone_given = bool(fields.get("timezone"))
+    found += _place_from_point(fields)
     result = validate_record(raw.locator, fields)
     found += [("error", e.field, e.message) for e in result.errors]
     found += [("warning", w.field, w.message) for w in result.warnings]
     record = result.record
     if record is None or any(f[0] == "error" for f in found):
         return None, found
-    found += [("warning", name, message)
-              for name, message in location_warnings(record.lat, record.lon,
-                                                     record.values["country"])]
+    found += location_problems(record.lat, record.lon, record.values["country"],
+                               record.values["timezone"] if timezone_given else None)
+    if any(f[0] == "error" for f in found):
+        return None, found
     values = dict(record.values)
     values["location"] = f"SRID=4326;POINT({record.lon!r} {record.lat!r})"
     if values["opening_hours"] is not None:
@@ -244,21 +286,35 @@ def _geocode(fields: dict[str, Any], geocoder: Geocoder) -> list[tuple[str, str,
                                f"({point[0]:.6f}, {point[1]:.6f})")]
 
 
-def _country_from_point(fields: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Fill a record's missing country from the service region its point lies in."""
-    from backend.regions import in_service_region
-
+def _place_from_point(fields: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Fill a record's missing country and time zone from its point, anywhere, saying so."""
+    if fields.get("country") and fields.get("timezone"):
+        return []
     try:
         lat = parse_coordinate(fields.get("lat"), "lat")
         lon = parse_coordinate(fields.get("lon"), "lon")
     except (ValueError, TypeError):
         return []  # validation reports the coordinates
-    country = in_service_region(lat, lon)
-    if country is None:
-        return []
-    fields["country"] = country
-    return [("warning", "country", f"not given; {country} taken from the service region the "
-                                   "point lies in")]
+    if lat == 0 and lon == 0:
+        return []  # the location check refuses it
+    found = []
+    if not fields.get("country"):
+        match = world.country_at(lat, lon)
+        if match is None:
+            found.append(("error", "country", "not given, and the point is in no country's land "
+                                              "(at sea?): give the country or check the point"))
+        else:
+            fields["country"] = match.code
+            off = (f" ({match.outside_metres:.0f} m off its coast)"
+                   if match.outside_metres else "")
+            found.append(("warning", "country", f"not given; {match.code} taken from the "
+                                                f"point{off}"))
+    if not fields.get("timezone"):
+        zone = world.timezone_at(lat, lon)
+        if zone:
+            fields["timezone"] = zone
+            found.append(("warning", "timezone", f"not given; {zone} taken from the point"))
+    return found
 
 
 def _mark_duplicates(session: Session, batch: UploadBatch) -> None:
@@ -628,18 +684,46 @@ def report_csv(session: Session, batch: UploadBatch) -> Iterator[str]:
     # The leading columns are ignored when the fixed file is uploaded again.
     writer.writerow(["outcome", "problems", "locator", *COLUMNS])
     yield buffer.getvalue()
+    # The SQL steps (duplicate ids, near-duplicates) record an issue without the raw record:
+    # such a row is written from the staged record, so every row can be fixed and sent again.
     rows = session.execute(text("""
-        SELECT seq, min(locator) AS locator,
-               CASE WHEN bool_or(severity = 'error') THEN 'rejected' ELSE 'warning' END AS outcome,
-               string_agg(field || ': ' || message, ' | ' ORDER BY severity, id) AS problems,
-               (array_agg(raw) FILTER (WHERE raw IS NOT NULL))[1] AS raw
-        FROM upload_issues WHERE batch_id = :b AND seq IS NOT NULL AND seq > 0
-        GROUP BY seq ORDER BY seq
+        WITH grouped AS (
+            SELECT seq, min(locator) AS locator,
+                   CASE WHEN bool_or(severity = 'error') THEN 'rejected' ELSE 'warning' END
+                       AS outcome,
+                   string_agg(field || ': ' || message, ' | ' ORDER BY severity, id)
+                       AS problems,
+                   (array_agg(raw) FILTER (WHERE raw IS NOT NULL))[1] AS raw
+            FROM upload_issues WHERE batch_id = :b AND seq IS NOT NULL AND seq > 0
+            GROUP BY seq
+        )
+        SELECT g.*, CASE WHEN g.raw IS NULL THEN to_jsonb(u) END AS staged,
+               ST_Y(u.location::geometry) AS lat, ST_X(u.location::geometry) AS lon
+        FROM grouped g
+        LEFT JOIN upload_rows u ON u.batch_id = :b AND u.seq = g.seq
+        ORDER BY g.seq
     """), {"b": batch.id}).yield_per(1000)
     for row in rows:
-        raw = row.raw or {}
+        raw = row.raw or _staged_fields(row.staged, row.lat, row.lon)
         buffer.seek(0)
         buffer.truncate()
         writer.writerow([row.outcome, _neutralise(row.problems), _neutralise(row.locator),
                          *(_neutralise(raw.get(c)) for c in COLUMNS)])
         yield buffer.getvalue()
+
+
+def _staged_fields(staged: dict | None, lat: float | None, lon: float | None) -> dict[str, Any]:
+    """A staged upload row in the project's columns (what report.csv writes)."""
+    if not staged:
+        return {}
+    fields = {c: staged.get(c) for c in COLUMNS if c in staged}
+    fields["lat"], fields["lon"] = lat, lon
+    if fields.get("repayment_fee") is not None:
+        fields["repayment_fee"] = f"{Decimal(str(fields['repayment_fee'])):.2f}"
+    if fields.get("repayment_cutoff"):
+        fields["repayment_cutoff"] = str(fields["repayment_cutoff"])[:5]  # HH:MM:SS -> HH:MM
+    if staged.get("opening_hours"):
+        fields["opening_hours"], exceptions = \
+            OpeningHours.from_json(staged["opening_hours"]).to_text()
+        fields["hours_exceptions"] = exceptions or None
+    return fields

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from backend import vocab
-from backend.hours import HoursSyntaxError, parse_opening_hours
+from backend.hours import HoursSyntaxError, normalise_opening_hours, parse_opening_hours
 from backend.uploads.parsers.coords import parse_coordinate
 
 REQUIRED = ("source", "external_id", "kind", "name", "country", "lat", "lon", "timezone")
@@ -155,7 +155,19 @@ def validate_record(locator: str, fields: dict[str, Any]) -> ValidationResult:
     try:
         hours_json = _hours_json(fields.get("opening_hours"), fields.get("hours_exceptions"))
     except HoursSyntaxError as exc:
-        fail("opening_hours", str(exc))
+        # A spelling people write ("Mo-Fr 9:00-17:00, Sa 10:00-12:00", "Su closed") is read
+        # with a warning; what still cannot be read refuses the record.
+        text = fields.get("opening_hours")
+        normalised, notes = normalise_opening_hours(text) if text else (None, ())
+        try:
+            if normalised is None:
+                raise exc
+            hours_json = _hours_json(normalised, fields.get("hours_exceptions"))
+            warn("opening_hours", f"{text!r} read as {normalised!r}")
+            for note in notes:
+                warn("opening_hours", note)
+        except HoursSyntaxError as again:
+            fail("opening_hours", str(again))
 
     lists = {}
     for name, allowed in (("services", vocab.SERVICES), ("accessibility", vocab.ACCESSIBILITY)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from backend.places.loader import upsert_records
+from backend.uploads.loader import upsert_records
 from backend.uploads.validation import validate_record
 
 _ids = itertools.count(1)

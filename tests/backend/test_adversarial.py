@@ -506,10 +506,15 @@ def test_every_operation_refuses_hostile_ids_and_bodies_without_a_server_error(a
     rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/")
              and "docs" not in r.rule and "openapi" not in r.rule
              and r.rule != "/api/v1/auth/logout"]  # a logout revokes the role's token: not hostile
+    # Erasure with a fresh login token is the cardholder's own legitimate request, not hostile
+    # input (tests/backend/test_erasure.py covers it); every other method on /me stays in.
+    skip = {("/api/v1/me", "DELETE")}
     before = digest(session)
     failures, sent = [], 0
     for rule in rules:
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if (rule.rule, method) in skip:
+                continue
             for role in (None, "cardholder", "merchant", "reviewer", "maintainer"):
                 headers = world["headers"][role] if role else {}
                 for hostile in HOSTILE_IDS:

@@ -162,13 +162,14 @@ def test_cli_loads_the_sample_in_both_formats_idempotently(runner, session):
     assert first.exit_code == 0, first.output
     assert "400 inserted, 0 updated" in first.output
     second = runner.invoke(args=["places", "load", str(SAMPLE_GEOJSON)])
-    assert "0 inserted, 400 updated" in second.output
+    # The same places in the other format: nothing to change.
+    assert "0 inserted, 0 updated, 400 unchanged" in second.output
     skipped = runner.invoke(args=["places", "load", str(SAMPLE_CSV), "--if-empty"])
     assert "nothing loaded" in skipped.output
 
 
 def test_cli_refuses_a_file_with_a_bad_record_and_loads_nothing(runner, session, tmp_path):
-    from backend.places.loader import count_places
+    from backend.uploads.loader import count_places
     from tests.conftest import SAMPLE_CSV
 
     with SAMPLE_CSV.open(encoding="utf-8-sig", newline="") as stream:

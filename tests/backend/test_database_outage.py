@@ -60,7 +60,7 @@ def served():
     server = None
     try:
         cluster = ensure_cluster(datadir, durable=False)
-        upgrade(cluster.url)
+        upgrade(cluster.owner_url)
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
         env.update(DATABASE_URL=cluster.url, JWT_SECRET_KEY=SECRET)
         seed = subprocess.run([sys.executable, "-c", f"""
@@ -112,7 +112,8 @@ def test_stopped_database_is_503_quickly_and_recovery_loses_no_request(served):
                    {"email": "holder@example.com", "password": PASSWORD})[2]["access_token"]
     reviewer = _call(base, "POST", "/api/v1/auth/login",
                      {"email": "reviewer@example.com", "password": PASSWORD})[2]["access_token"]
-    consent = {"promotions_enabled": True, "categories": ["dining"], "channel": "app"}
+    consent = {"promotions_enabled": True, "categories": ["dining"], "channel": "app",
+               "policy_version": "2026-11"}
     assert _call(base, "PUT", "/api/v1/me/consent", consent, holder)[0] == 200
     place = _call(base, "GET", "/api/v1/places?bbox=-180,-90,180,90&limit=1")[2]["features"][0]
     requests = [

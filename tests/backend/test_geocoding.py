@@ -9,7 +9,7 @@ import pytest
 from geopy.geocoders import Nominatim
 
 from backend.config import Config
-from backend.uploads.geocoding import Geocoder, GeocodingUnavailable, geocoder_from_config
+from backend.geocoding import Geocoder, GeocodingUnavailable, geocoder_from_config
 from tests.backend.fake_nominatim import settings
 
 

@@ -352,10 +352,10 @@ def test_overnight_exception_spills_into_a_normal_day() -> None:
         (LONDON, "2026-06-01", "09:00", "2026-06-01T09:00:00+01:00"),
         (LONDON, "2026-06-01", "24:00", "2026-06-02T00:00:00+01:00"),
         (LONDON, "2026-03-28", "24:00", "2026-03-29T00:00:00+00:00"),
-        (LONDON, "2026-03-29", "01:30", "2026-03-29T02:30:00+01:00"),  # in the gap
+        (LONDON, "2026-03-29", "01:30", "2026-03-29T02:00:00+01:00"),  # in the gap: the jump
         (LONDON, "2026-03-29", "02:00", "2026-03-29T02:00:00+01:00"),
         (LONDON, "2026-10-25", "01:30", "2026-10-25T01:30:00+01:00"),  # ambiguous: first
-        (SYDNEY, "2026-10-04", "02:30", "2026-10-04T03:30:00+11:00"),  # in the gap
+        (SYDNEY, "2026-10-04", "02:30", "2026-10-04T03:00:00+11:00"),  # in the gap: the jump
         (SYDNEY, "2026-04-05", "02:30", "2026-04-05T02:30:00+11:00"),  # ambiguous: first
     ],
 )
@@ -363,9 +363,18 @@ def test_local_datetime(tz: str, day: str, hhmm: str, expected: str) -> None:
     assert local_datetime(tz, date.fromisoformat(day), hhmm).isoformat() == expected
 
 
-def test_local_datetime_in_gap_is_the_utc_instant_of_the_old_offset() -> None:
-    assert local_datetime(LONDON, date(2026, 3, 29), "01:30") == datetime(
-        2026, 3, 29, 1, 30, tzinfo=UTC
+def test_local_datetime_in_gap_is_the_instant_the_clock_jumps() -> None:
+    for hhmm in ("01:00", "01:01", "01:30", "01:59"):
+        assert local_datetime(LONDON, date(2026, 3, 29), hhmm) == datetime(
+            2026, 3, 29, 1, 0, tzinfo=UTC
+        )
+
+
+def test_local_datetime_in_the_repeated_hour_is_its_first_occurrence() -> None:
+    # 2026-10-25: 01:00-02:00 happens twice in London, first in BST, then in GMT.
+    # (Compared in UTC: PEP 495 makes a time in a fold unequal to any other zone's.)
+    assert local_datetime(LONDON, date(2026, 10, 25), "01:30").astimezone(UTC) == datetime(
+        2026, 10, 25, 0, 30, tzinfo=UTC
     )
 
 
@@ -403,9 +412,13 @@ def test_real_opening_length_on_dst_days(tz: str, text: str, opens: str, real_ho
         # Spring forward: the close after the gap is in BST.
         ("Sa 22:00-03:00", "2026-03-28T23:00:00+00:00", "open, closes 2026-03-29T03:00:00+01:00"),
         ("Su 00:00-24:00", "2026-03-29T00:30:00+00:00", "open, closes 2026-03-30T00:00:00+01:00"),
-        ("Su 01:30-04:00", "2026-03-29T00:30:00+00:00", "closed, opens 2026-03-29T02:30:00+01:00"),
-        # 01:30 reads as 02:30 BST, after the 02:15 end, so it does not open that night.
-        ("Su 01:30-02:15", "2026-03-29T00:30:00+00:00", "closed, opens 2026-04-05T01:30:00+01:00"),
+        # A start in the gap opens when the clock jumps to 02:00 BST.
+        ("Su 01:30-04:00", "2026-03-29T00:30:00+00:00", "closed, opens 2026-03-29T02:00:00+01:00"),
+        ("Su 01:30-02:15", "2026-03-29T00:30:00+00:00", "closed, opens 2026-03-29T02:00:00+01:00"),
+        ("Su 01:30-02:30", "2026-03-29T01:10:00+00:00", "open, closes 2026-03-29T02:30:00+01:00"),
+        # Wholly inside the gap: no opening that night, and no phantom one after it.
+        ("Mo-Su 01:30-01:45", "2026-03-29T00:30:00+00:00",
+         "closed, opens 2026-03-30T01:30:00+01:00"),
         # Fall back: open through both 01:30s; the close is in GMT.
         ("Su 01:00-03:00", "2026-10-25T01:30:00+01:00", "open, closes 2026-10-25T03:00:00+00:00"),
         ("Su 01:00-03:00", "2026-10-25T01:30:00+00:00", "open, closes 2026-10-25T03:00:00+00:00"),
@@ -421,7 +434,7 @@ def test_next_change_across_london_dst(text: str, when: str, expected: str) -> N
     [
         # Spring forward (October): the close after the gap is in AEDT.
         ("Sa 22:00-03:00", "2026-10-03T23:00:00+10:00", "open, closes 2026-10-04T03:00:00+11:00"),
-        ("Su 02:30-04:00", "2026-10-04T01:30:00+10:00", "closed, opens 2026-10-04T03:30:00+11:00"),
+        ("Su 02:30-04:00", "2026-10-04T01:30:00+10:00", "closed, opens 2026-10-04T03:00:00+11:00"),
         # Fall back (April): open through both 02:30s; the close is in AEST.
         ("Sa 22:00-03:00", "2026-04-05T02:30:00+11:00", "open, closes 2026-04-05T03:00:00+10:00"),
         ("Sa 22:00-03:00", "2026-04-05T02:30:00+10:00", "open, closes 2026-04-05T03:00:00+10:00"),

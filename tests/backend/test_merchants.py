@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from backend.uploads.geocoding import geocoder_from_config
+from backend.geocoding import geocoder_from_config
 from tests.backend.offer_factories import (  # noqa: F401 (a fixture)
     PROBLEM,
     OfferWorld,

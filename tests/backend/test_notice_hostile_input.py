@@ -31,10 +31,12 @@ def test_a_strange_version_in_the_consent_is_a_4xx(client, login, version, enabl
     response = client.put("/api/v1/me/consent", headers=headers, json={
         "promotions_enabled": enabled, "categories": ["dining"] if enabled else [],
         "policy_version": version})
-    if enabled:
+    if enabled or "\u0000" in version:
+        # A NUL is malformed input for any request, withdrawals included (backend/guards.py):
+        # the request is refused as a whole, naming the field, before the notice is looked at.
         assert 400 <= response.status_code < 500 and response.content_type == PROBLEM
         assert "policy_version" in [e["field"] for e in response.json["errors"]]
-    else:  # a withdrawal is never refused
+    else:  # a withdrawal is never refused for the version it names
         assert response.status_code == 200
 
 

@@ -82,7 +82,7 @@ def test_osmtogeojson_bank_maps_every_field():
         "external_id": "node/1001", "kind": "branch", "name": "Nearbank Covent Garden",
         "brand": "Nearbank", "street": "14 Long Acre", "locality": "London",
         "postcode": "WC2E 9LH", "country": "GB", "lat": 51.5126, "lon": -0.1246,
-        "opening_hours": "Mo-Fr 09:00-17:00; Sa 10:00-14:00", "services": [],
+        "opening_hours": "Mo-Fr 09:00-17:00; Sa 10:00-14:00", "services": ["ExternalATM"],
         "accessibility": ["WheelchairAccess"], "repayment_methods": [],
         "phone": "+442079460001",
     }
@@ -117,10 +117,8 @@ def test_osmtogeojson_deviations_are_reported():
     ]
 
     exchange = records[4]
-    assert exchange.fields["kind"] is None
-    assert exchange.warnings == [
-        "amenity=bureau_de_change: neither a bank nor an ATM, kind left empty"
-    ]
+    assert exchange.fields["kind"] == "partner_outlet"
+    assert exchange.warnings == []
 
 
 def test_flat_properties_are_tags():
@@ -140,7 +138,9 @@ def test_csv_reads_like_geojson():
     from_geojson = {r.fields["external_id"]: r for r in read(OSMTOGEOJSON)}
     for row in rows:
         feature = from_geojson[row.fields["external_id"]]
-        for column in ("kind", "name", "street", "opening_hours", "accessibility", "services"):
+        # The CSV has no atm column: its bank lacks the ExternalATM the GeoJSON's atm=yes gives.
+        for column in ("kind", "name", "street", "opening_hours", "accessibility",
+                       *(("services",) if row.fields["kind"] == "atm" else ())):
             assert row.fields[column] == feature.fields[column], (row.locator, column)
     bank = rows[0].fields
     assert (bank["lat"], bank["lon"], bank["phone"]) == ("51.5126", "-0.1246", "+442079460001")
@@ -152,7 +152,7 @@ def test_csv_reads_like_geojson():
         'opening_hours: "PH off" dropped (public and school holidays are not modelled)',
         "wheelchair=limited: no accessibility code set",
     ]
-    assert rows[3].fields["kind"] is None
+    assert rows[3].fields["kind"] == "partner_outlet"
 
 
 def test_banks_and_atms_validate_and_the_rest_is_rejected_not_dropped():
@@ -185,12 +185,22 @@ def test_banks_and_atms_validate_and_the_rest_is_rejected_not_dropped():
     ("PH off", None,
      ['opening_hours: "PH off" dropped (public and school holidays are not modelled)',
       'opening_hours "PH off" has no weekly hours: hours unknown']),
-    ("Mo-Fr 09:00-17:00, Sa 10:00-12:00", None,
-     ['opening_hours "Mo-Fr 09:00-17:00, Sa 10:00-12:00" not understood (rule 1 "Mo-Fr '
-      '09:00-17:00, Sa 10:00-12:00": time "Sa 10:00" must be HH:MM): hours unknown']),
+    ("Mo-Fr 09:00-17:00, Sa 10:00-12:00", "Mo-Fr 09:00-17:00; Sa 10:00-12:00", []),
+    ("mo-su 9:30-18:00", "Mo-Su 09:30-18:00", []),
+    ("Mo-Fr: 09:00-17:00", "Mo-Fr 09:00-17:00", []),
+    ("Mo-Fr 09.00-17.00", "Mo-Fr 09:00-17:00",
+     ['opening_hours "Mo-Fr 09.00-17.00": times with a dot read as HH:MM ("Mo-Fr '
+      '09:00-17:00")']),
+    ("Mo-Sa 10:00-18:00; Dec 25 off", "Mo-Sa 10:00-18:00",
+     ['opening_hours: "Dec 25 off" dropped (months, dates, weeks and years are not modelled; '
+      "add dated closures as hours_exceptions)"]),
     ("Dec 25 off", None,
-     ['opening_hours "Dec 25 off" not understood (rule 1 "Dec 25 off": unknown day "Dec" '
-      "(use Mo Tu We Th Fr Sa Su)): hours unknown"]),
+     ['opening_hours: "Dec 25 off" dropped (months, dates, weeks and years are not modelled; '
+      "add dated closures as hours_exceptions)",
+      'opening_hours "Dec 25 off" has no weekly hours: hours unknown']),
+    ("sunrise-sunset", None,
+     ['opening_hours "sunrise-sunset" not understood (rule 1 "sunrise-sunset": unknown day '
+      '"sunrise" (use Mo Tu We Th Fr Sa Su)): hours unknown']),
 ])
 def test_opening_hours(value, expected, warnings):
     notes = Notes()
@@ -243,7 +253,11 @@ def test_ids_in_each_place_osm_tools_put_them():
      'no name tag: named "Nearbank" after its brand'),
     ({"amenity": "atm", "operator": "Op"}, "Op ATM",
      'no name tag: named "Op ATM" after its operator'),
-    ({"amenity": "atm"}, None, "no name, brand or operator tag"),
+    ({"amenity": "atm", "name:en": "Bank of Georgia"}, "Bank of Georgia",
+     'no name tag: named "Bank of Georgia" after its name:en'),
+    ({"amenity": "atm"}, "ATM", 'no name, name:en, brand or operator tag: named "ATM"'),
+    ({"amenity": "bureau_de_change"}, "Bureau de change",
+     'no name, name:en, brand or operator tag: named "Bureau de change"'),
 ])
 def test_names(tags, name, warning):
     [record] = read_features(osm_feature(tags))
@@ -253,8 +267,11 @@ def test_names(tags, name, warning):
 
 @pytest.mark.parametrize(("amenity", "kind", "warning"), [
     ("bank", "branch", None), ("atm", "atm", None),
-    ("post_office", None, "amenity=post_office: neither a bank nor an ATM, kind left empty"),
-    (None, None, "no amenity tag: neither a bank nor an ATM, kind left empty"),
+    ("post_office", "partner_outlet", None), ("bureau_de_change", "partner_outlet", None),
+    ("cafe", None, "amenity=cafe: not a bank, ATM, bureau de change or post office; kind left "
+                   "empty"),
+    (None, None, "no amenity tag: not a bank, ATM, bureau de change or post office; kind left "
+                 "empty"),
 ])
 def test_kinds(amenity, kind, warning):
     tags = {"name": "X", **({"amenity": amenity} if amenity else {})}

@@ -554,7 +554,7 @@ def test_a_rejected_last_copy_of_an_id_leaves_the_id_alone(upload):
 
 def test_a_command_line_load_blocks_rollback_and_stales_dry_runs(session, client, upload,
                                                                 maintainer, tmp_path):
-    from backend.places.loader import load_places_file
+    from backend.uploads.loader import load_places_file
 
     first = upload(csv_bytes(row("L1", name="v1"))).json
     client.post(f"/api/v1/uploads/{first['id']}/apply", headers=maintainer)
@@ -620,3 +620,52 @@ def test_a_status_change_and_an_apply_at_once_both_finish(race_db, monkeypatch):
     with Session(race_db) as s:
         assert s.execute(text("SELECT name, status FROM places")).one() == (
             "renamed", "temporarily_closed")
+
+
+def test_report_csv_carries_the_record_of_duplicate_and_near_duplicate_warnings(client, upload,
+                                                                                 maintainer):
+    report = upload(csv_bytes(
+        row("DUP", name="Nearbank First", opening_hours="Mo-Fr 09:00-17:00"),
+        row("DUP", name="Nearbank Second"),
+        row("NEAR1", lat="51.52000", lon="-0.10000", name="Nearbank Holborn",
+            repayment_methods="cash", repayment_fee="0.00", repayment_fee_currency="GBP",
+            repayment_cutoff="16:30"),
+        row("NEAR2", lat="51.52005", lon="-0.10000", name="Nearbank Holborn Branch"),
+    )).json
+    response = client.get(f"/api/v1/uploads/{report['id']}/report.csv", headers=maintainer)
+    rows = {r["locator"]: r for r in csv.DictReader(io.StringIO(response.get_data(as_text=True)))}
+    duplicate = rows["row 2"]
+    assert "duplicate id in this file" in duplicate["problems"]
+    assert (duplicate["external_id"], duplicate["name"], duplicate["kind"]) == \
+        ("DUP", "Nearbank First", "branch")
+    assert duplicate["opening_hours"] == "Mo-Fr 09:00-17:00"
+    assert float(duplicate["lat"]) == 51.51 and float(duplicate["lon"]) == -0.13
+    near = rows["row 4"]
+    assert "similar name" in near["problems"] and "NEAR2" in near["problems"]
+    assert (near["external_id"], near["name"], near["country"], near["timezone"]) == \
+        ("NEAR1", "Nearbank Holborn", "GB", "Europe/London")
+    assert (near["repayment_methods"], near["repayment_fee"], near["repayment_cutoff"]) == \
+        ("cash", "0.00", "16:30")
+    # The report goes in again as it is (the leading columns are ignored).
+    again = upload(response.get_data(), filename="report.csv").json
+    assert again["summary"]["rejected"] == 0
+
+
+def test_places_load_reports_identical_data_as_unchanged(session, tmp_path):
+    from backend.uploads.loader import load_places_file
+
+    path = tmp_path / "places.csv"
+    path.write_bytes(csv_bytes(row("L1", source="load-src"), row("L2", source="load-src")))
+    first = load_places_file(session, path)
+    assert (first.inserted, first.updated, first.unchanged) == (2, 0, 0)
+    version = session.execute(text("SELECT version FROM places WHERE external_id = 'L1'")
+                              ).scalar_one()
+    again = load_places_file(session, path)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
+    assert again.summary() == "loaded: 0 inserted, 0 updated, 2 unchanged"
+    assert session.execute(text("SELECT version FROM places WHERE external_id = 'L1'")
+                           ).scalar_one() == version
+    path.write_bytes(csv_bytes(row("L1", source="load-src", name="Renamed"),
+                                row("L2", source="load-src")))
+    changed = load_places_file(session, path)
+    assert (changed.inserted, changed.updated, changed.unchanged) == (0, 1, 1)

@@ -208,7 +208,7 @@ class LiveBackend:
 
 def _create_database(database_url: str) -> str:
     """A fresh database beside the session's test database, migrated and with the sample."""
-    from backend.places.loader import load_places_file
+    from backend.uploads.loader import load_places_file
 
     admin_url = make_url(normalise_database_url(database_url))
     url = admin_url.set(database=MOBILE_DB)

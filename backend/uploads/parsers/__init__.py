@@ -2,8 +2,9 @@
 
 Formats (FORMATS): the project's own CSV and GeoJSON (`nearbank-csv`, `nearbank-geojson`), UK
 Open Banking Open Data v2.x ATM and Branch responses (`ob-atm`, `ob-branch`) and OpenStreetMap
-extracts of banks and ATMs (`osm-geojson`, `osm-csv`). Every parser yields RawRecords whose
-`fields` have exactly the keys of COLUMNS, so one validation serves every format.
+extracts of banks and ATMs (`osm-overpass`, `osm-geojson`, `osm-csv`), and any CSV read through a
+column mapping (`mapped-csv`, see backend.uploads.parsers.mapped). Every parser yields
+RawRecords whose `fields` have exactly the keys of COLUMNS, so one validation serves every format.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ LIST_SEPARATOR = ";"
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
-FORMATS = ("nearbank-csv", "nearbank-geojson", "ob-atm", "ob-branch", "osm-geojson", "osm-csv")
+FORMATS = ("nearbank-csv", "nearbank-geojson", "ob-atm", "ob-branch", "osm-overpass",
+           "osm-geojson", "osm-csv", "mapped-csv")
 # Enough to see a CSV header or the first feature / first Brand of a JSON file.
 HEAD_BYTES = 64 * 1024
 
@@ -119,12 +121,12 @@ def parser_for_format(file_format: str) -> Parser:
     from backend.uploads.parsers.csv_ import parse_csv
     from backend.uploads.parsers.geojson import parse_geojson
     from backend.uploads.parsers.openbanking import parse_ob_atms, parse_ob_branches
-    from backend.uploads.parsers.osm import parse_osm_csv, parse_osm_geojson
+    from backend.uploads.parsers.osm import parse_osm_csv, parse_osm_geojson, parse_osm_overpass
 
     parsers: dict[str, Parser] = {
         "nearbank-csv": parse_csv, "nearbank-geojson": parse_geojson, "ob-atm": parse_ob_atms,
         "ob-branch": parse_ob_branches, "osm-geojson": parse_osm_geojson,
-        "osm-csv": parse_osm_csv,
+        "osm-csv": parse_osm_csv, "osm-overpass": parse_osm_overpass,
     }
     if file_format not in parsers:
         raise FileFormatError(f"unknown format '{file_format}': use one of {', '.join(FORMATS)}")

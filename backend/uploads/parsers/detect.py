@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import PurePath
 
 from backend.uploads.parsers import COLUMNS, UTF8_BOM, FileFormatError
@@ -26,8 +27,9 @@ UNKNOWN_CSV = (
     "columns and tag columns such as amenity)"
 )
 UNKNOWN_JSON = (
-    "not a supported JSON format: expected a GeoJSON FeatureCollection or an Open Banking ATM "
-    'or Branch response ({"data": [{"Brand": [{"BrandName": ..., "ATM": [...]}]}]})'
+    "not a supported JSON format: expected a GeoJSON FeatureCollection, an Overpass API answer "
+    '({"elements": [...]}) or an Open Banking ATM or Branch response '
+    '({"data": [{"Brand": [{"BrandName": ..., "ATM": [...]}]}]})'
 )
 UNKNOWN_OPEN_BANKING = (
     'an Open Banking response must hold "data": [{"Brand": [{"BrandName": ..., "ATM": [...]}]}] '
@@ -89,7 +91,24 @@ def _csv_format(data: bytes) -> str:
         return "osm-csv"
     if ours:
         return "nearbank-csv"  # its parser names the missing columns
-    raise FileFormatError(UNKNOWN_CSV)
+    raise FileFormatError(_unknown_csv([name.strip() for name in header]))
+
+
+def _unknown_csv(header: list[str]) -> str:
+    """UNKNOWN_CSV, with the headers that look like ours and the `columns` value to send."""
+    from backend.uploads.parsers.mapped import suggest_columns
+
+    looks, columns = suggest_columns(header)
+    if not looks:
+        return (f"{UNKNOWN_CSV}; or send `columns`, a JSON object from our field names to "
+                'your headers, e.g. {"external_id": "ID", "name": "Name", "lat": "Latitude", '
+                '"lon": "Longitude"}')
+    labels = {"lat": "latitude", "lon": "longitude", "external_id": "ids", "name": "names"}
+    seen = "; ".join(f"{', '.join(names)} look(s) like {labels.get(field, field)}"
+                     for field, names in looks.items())
+    return (f"{UNKNOWN_CSV}. {seen}. To read it by column mapping, send `columns` (and "
+            f'`defaults` for what the file lacks, e.g. {{"kind": "branch"}}): '
+            f"{json.dumps(columns, ensure_ascii=False)}")
 
 
 def _json_format(data: bytes) -> str:
@@ -101,6 +120,8 @@ def _json_format(data: bytes) -> str:
         for prefix, event, value in events:
             if prefix == "":
                 if event == "map_key":
+                    if value == "elements":
+                        return "osm-overpass"
                     top_keys.add(str(value))
                 elif event != "start_map" and event != "end_map":
                     raise FileFormatError(UNKNOWN_JSON)

@@ -1,10 +1,15 @@
-"""Parsers of OpenStreetMap extracts of banks and ATMs: GeoJSON (osmtogeojson) and CSV.
+"""Parsers of OpenStreetMap extracts of banks and ATMs as people export them: Overpass JSON
+(`elements`), GeoJSON (osmtogeojson / Overpass Turbo with tags under `properties.tags`, osmium
+and ogr2ogr with flat tags) and CSV.
 
 Decisions:
-- amenity=bank is a branch, amenity=atm an ATM. Anything else is still yielded, with kind None
-  and a warning, so validation rejects it visibly: nothing is dropped silently.
-- The time zone is left empty: the upload fills the zone of a country it serves (with a
-  warning) and validation refuses the rest.
+- amenity=bank is a branch, amenity=atm an ATM, amenity=bureau_de_change and post_office a
+  partner outlet; an element with atm=yes and no amenity is an ATM. Anything else is still
+  yielded, with kind None and a warning, so validation rejects it visibly: nothing is dropped
+  silently.
+- Names: `name`, then `name:en`, `brand`, `operator`; failing all, a readable default ("ATM")
+  with a warning saying so.
+- Country and time zone are left empty unless tagged: the upload takes them from the point.
 - Services: an ATM withdraws cash unless cash_out=no; cash_in=yes adds CashDeposits (the
   repayment point cardholders look for). OSM has no repayment facts: those stay empty.
 """
@@ -15,38 +20,37 @@ import csv
 import re
 import warnings
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
 from itertools import chain
 from typing import BinaryIO
 
 import shapely.geometry
 from shapely.errors import ShapelyError
 
-from backend.hours import HoursSyntaxError, parse_opening_hours
+from backend.hours import normalise_opening_hours
 from backend.uploads.parsers import FileFormatError, RawRecord, blank_fields
 from backend.uploads.parsers.csv_ import text_lines
 from backend.uploads.parsers.foreign import Notes, country_code, phone_number, quoted, text
 from backend.uploads.parsers.geojson import feature_properties, iter_features, point_lat_lon
+from backend.uploads.parsers.jsonstream import build_value, json_events
 
-KINDS = {"bank": "branch", "atm": "atm"}
+KINDS = {"bank": "branch", "atm": "atm", "bureau_de_change": "partner_outlet",
+         "post_office": "partner_outlet"}
+KIND_LABELS = {"branch": "Bank", "atm": "ATM", "partner_outlet": "Outlet"}
+AMENITY_LABELS = {"bureau_de_change": "Bureau de change", "post_office": "Post office"}
 ELEMENT_TYPES = {"node": "node", "way": "way", "relation": "relation", "n": "node", "w": "way",
                  "r": "relation"}
 # Coordinate column pairs of OSM CSV exports (header names compared in lower case).
 COORDINATE_COLUMNS = (("latitude", "longitude"), ("lat", "lon"), ("@lat", "@lon"),
-                      ("lat", "lng"))
+                      ("lat", "lng"), ("y", "x"))
 # Id and element-type columns: Overpass (@id, @type), osmium/ogr (osm_id, osm_type), others.
 ID_COLUMNS = (("@id", "@type"), ("osm_id", "osm_type"), ("id", "type"))
 # Properties osmtogeojson adds beside the tags; they are not tags of the place.
-_META_PROPERTIES = frozenset(("id", "tags", "relations", "meta"))
+_META_PROPERTIES = frozenset(("id", "tags", "relations", "meta", "osm_id", "osm_type",
+                              "full_id"))
 OSM_ID = re.compile(r"(node|way|relation)/([0-9]+)")
 _SHORT_OSM_ID = re.compile(r"([nwrNWR])([0-9]+)")
-_DASHES = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
-                         "\u2014": "-", "\u2212": "-"})
-_ONE_DIGIT_HOUR = re.compile(r"(?<![0-9:])([0-9]):([0-9]{2})")
-_CLOSED = re.compile(r"\bclosed\b")
-_HOLIDAY_RULE = re.compile(r"(?:PH|SH)(?:\s*,\s*(?:PH|SH))*(?:\s.*)?")
-
-
+NOT_OVERPASS = ('not an Overpass API JSON answer: expected {"elements": [{"type": "node", '
+                '"id": ..., "lat": ..., "lon": ..., "tags": {...}}, ...]}')
 def parse_osm_geojson(stream: BinaryIO) -> Iterator[RawRecord]:
     """Yield one RawRecord per feature of an OSM GeoJSON FeatureCollection.
 
@@ -66,6 +70,64 @@ def parse_osm_geojson(stream: BinaryIO) -> Iterator[RawRecord]:
         lat, lon = _feature_lat_lon(feature.get("geometry"), notes)
         yield RawRecord(f"feature {index}", fields_from_tags(tags, osm_id, lat, lon, notes),
                         notes.items)
+
+
+def parse_osm_overpass(stream: BinaryIO) -> Iterator[RawRecord]:
+    """Yield one RawRecord per element of an Overpass API JSON answer (`[out:json]`).
+
+    Nodes carry `lat`/`lon`; ways and relations carry a `center` (`out center;`) or, without
+    one, their `bounds`' middle (with a warning), or no point at all (rejected with a reason).
+    Elements without tags (a way's member nodes from `>;`) are not places and are skipped.
+
+    :raises FileFormatError: for bad encoding, invalid JSON or no `elements` array.
+    """
+    events = json_events(stream)
+    _, event, _ = next(events)
+    if event != "start_map":
+        raise FileFormatError(NOT_OVERPASS)
+    seen = False
+    index = 0
+    for prefix, event, value in events:
+        if prefix == "elements":
+            if event == "start_array":
+                seen = True
+            elif event != "end_array":
+                raise FileFormatError(NOT_OVERPASS)
+        elif prefix == "elements.item":
+            element = build_value(events, event, value)
+            locator = f"elements[{index}]"
+            index += 1
+            if not isinstance(element, dict):
+                raise FileFormatError(f"{locator}: not an OSM element object")
+            tags = element.get("tags")
+            if not isinstance(tags, dict) or not tags:
+                continue
+            notes = Notes()
+            osm_id = element_id(element.get("id"), element.get("type"), notes)
+            lat, lon = _element_lat_lon(element, notes)
+            yield RawRecord(locator, fields_from_tags(tags, osm_id, lat, lon, notes), notes.items)
+    if not seen:
+        raise FileFormatError(NOT_OVERPASS)
+
+
+def _element_lat_lon(element: dict, notes: Notes) -> tuple[object, object]:
+    if "lat" in element or "lon" in element:
+        return element.get("lat"), element.get("lon")
+    center = element.get("center")
+    if isinstance(center, dict):
+        return center.get("lat"), center.get("lon")
+    bounds = element.get("bounds")
+    if isinstance(bounds, dict):
+        try:
+            lat = (float(bounds["minlat"]) + float(bounds["maxlat"])) / 2
+            lon = (float(bounds["minlon"]) + float(bounds["maxlon"])) / 2
+        except (KeyError, TypeError, ValueError):
+            return None, None
+        notes.add("no center: the middle of the element's bounds is used")
+        return round(lat, 7), round(lon, 7)
+    notes.add(f"{text(element.get('type')) or 'element'} without a point: export with "
+              "`out center;` so ways and relations carry one")
+    return None, None
 
 
 def parse_osm_csv(stream: BinaryIO) -> Iterator[RawRecord]:
@@ -135,12 +197,15 @@ def fields_from_tags(tags: Mapping[str, object], osm_id: str | None, lat: object
     fields.update(external_id=osm_id, lat=lat, lon=lon)
     amenity = tag.get("amenity")
     fields["kind"] = KINDS.get(amenity or "")
+    if fields["kind"] is None and not amenity and tag.get("atm") == "yes":
+        fields["kind"] = "atm"  # an ATM mapped by its atm tag alone
     if fields["kind"] is None:
         shown = f"amenity={amenity}" if amenity else "no amenity tag"
-        notes.add(f"{shown}: neither a bank nor an ATM, kind left empty")
+        notes.add(f"{shown}: not a bank, ATM, bureau de change or post office; kind left "
+                  "empty")
     brand = tag.get("brand") or tag.get("operator")
     fields["brand"] = brand
-    fields["name"] = _name(tag, fields["kind"], notes)
+    fields["name"] = _name(tag, fields["kind"], AMENITY_LABELS.get(amenity or ""), notes)
     house, street = tag.get("addr:housenumber"), tag.get("addr:street") or tag.get("addr:place")
     fields["street"] = f"{house} {street}" if house and street else street
     fields.update(
@@ -155,6 +220,8 @@ def fields_from_tags(tags: Mapping[str, object], osm_id: str | None, lat: object
             *(["CashWithdrawal"] if tag.get("cash_out") != "no" else []),
             *(["CashDeposits"] if tag.get("cash_in") == "yes" else []),
         ]
+    elif fields["kind"] == "branch" and tag.get("atm") == "yes":
+        fields["services"] = ["ExternalATM"]
     phone = tag.get("phone") or tag.get("contact:phone")
     if phone and ";" in phone:  # OSM separates several values with ";"
         phone = phone.split(";")[0]
@@ -166,41 +233,16 @@ def fields_from_tags(tags: Mapping[str, object], osm_id: str | None, lat: object
 def osm_opening_hours(value: str | None, notes: Notes) -> str | None:
     """An OSM opening_hours value in our notation (an OSM subset), or None with a warning.
 
-    Variants that mean the same are rewritten without a warning: one-digit hours (9:00), en or
-    em dashes, "closed" for "off", empty rules. Public/school holiday rules ("PH off") are
-    dropped with a warning (we do not model holidays). Anything else we cannot read leaves the
-    hours unknown, with a warning quoting the value; the place is kept.
+    See backend.hours.normalise_opening_hours: spellings that mean the same are rewritten,
+    holiday and dated rules are left out with a warning naming each, and a value that cannot be
+    read leaves the hours unknown with a warning quoting it; the place is kept.
     """
     if value is None:
         return None
-    hours, warnings_ = _converted_hours(value)
+    hours, warnings_ = normalise_opening_hours(value)
     for warning in warnings_:
         notes.add(warning)
     return hours
-
-
-@lru_cache(maxsize=4096)
-def _converted_hours(value: str) -> tuple[str | None, tuple[str, ...]]:
-    """osm_opening_hours' work, remembered: a chain's places share a few values."""
-    found: list[str] = []
-    normalised = _ONE_DIGIT_HOUR.sub(r"0\1:\2", value.translate(_DASHES))
-    normalised = _CLOSED.sub("off", normalised)
-    rules = [rule.strip() for rule in normalised.split(";") if rule.strip()]
-    holidays = [rule for rule in rules if _HOLIDAY_RULE.fullmatch(rule)]
-    kept = [rule for rule in rules if rule not in holidays]
-    found += [f"opening_hours: {quoted(rule)} dropped (public and school holidays are not "
-              "modelled)" for rule in holidays]
-    if not kept:
-        if holidays:
-            found.append(f"opening_hours {quoted(value)} has no weekly hours: hours unknown")
-        return None, tuple(found)
-    hours = "; ".join(kept)
-    try:
-        parse_opening_hours(hours)
-    except HoursSyntaxError as error:
-        found.append(f"opening_hours {quoted(value)} not understood ({error}): hours unknown")
-        return None, tuple(found)
-    return hours, tuple(found)
 
 
 def element_id(raw_id: object, raw_type: object, notes: Notes) -> str | None:
@@ -221,9 +263,12 @@ def element_id(raw_id: object, raw_type: object, notes: Notes) -> str | None:
 
 
 def _feature_id(feature: dict, properties: dict, notes: Notes) -> str | None:
-    for raw_id, raw_type in ((feature.get("id"), None), (properties.get("@id"),
-                             properties.get("@type")), (properties.get("id"),
-                             properties.get("type"))):
+    # osmtogeojson / Overpass Turbo: "node/123" ids; osmium and ogr2ogr: osm_id + osm_type.
+    for raw_id, raw_type in ((feature.get("id"), None),
+                             (properties.get("@id"), properties.get("@type")),
+                             (properties.get("osm_id"), properties.get("osm_type")),
+                             (properties.get("full_id"), None),
+                             (properties.get("id"), properties.get("type"))):
         if text(raw_id) is not None:
             return element_id(raw_id, raw_type, notes)
     return None
@@ -256,16 +301,17 @@ def _feature_lat_lon(geometry: object, notes: Notes) -> tuple[object, object]:
     return round(point.y, 7), round(point.x, 7)
 
 
-def _name(tag: dict[str, str], kind: str | None, notes: Notes) -> str | None:
+def _name(tag: dict[str, str], kind: str | None, label: str | None, notes: Notes) -> str:
     if "name" in tag:
         return tag["name"]
-    for key in ("brand", "operator"):
+    for key in ("name:en", "brand", "operator"):
         if key in tag:
-            name = f"{tag[key]} ATM" if kind == "atm" else tag[key]
+            name = f"{tag[key]} ATM" if kind == "atm" and key != "name:en" else tag[key]
             notes.add(f"no name tag: named {quoted(name)} after its {key}")
             return name
-    notes.add("no name, brand or operator tag")
-    return None
+    name = label or KIND_LABELS.get(kind or "", "Place")
+    notes.add(f"no name, name:en, brand or operator tag: named {quoted(name)}")
+    return name
 
 
 def _accessibility(wheelchair: str | None, notes: Notes) -> list[str]:

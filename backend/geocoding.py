@@ -1,5 +1,8 @@
 """Geocoding of addresses without coordinates (upload rows, merchants' stores) through geopy.
 
+An app extension (`geocoder` in backend.extensions, initialised in create_app): uploads and
+offers both get the app's one Geocoder through app_geocoder().
+
 One Geocoder per process: geopy's RateLimiter (thread-safe) spaces the requests by the
 configured minimum delay, as public Nominatim's usage policy asks (at most one per second), and
 an in-process LRU cache keyed by the normalised query answers repeats without a request. The
@@ -104,12 +107,30 @@ def geocoder_from_config(config: Mapping) -> Geocoder:
     )
 
 
+EXTENSION_KEY = "nearbank.geocoder"
+
+
+class GeocoderExtension:
+    """The app's Geocoder, built from its GEOCODER_* settings on first use."""
+
+    def init_app(self, app) -> None:
+        """Register the extension; the Geocoder itself is made when first needed."""
+        app.extensions.setdefault(EXTENSION_KEY, None)
+
+    def get(self) -> Geocoder:
+        """The current app's Geocoder (made from its config when there is none yet)."""
+        from flask import current_app
+
+        geocoder = current_app.extensions.get(EXTENSION_KEY)
+        if geocoder is None:
+            geocoder = current_app.extensions[EXTENSION_KEY] = \
+                geocoder_from_config(current_app.config)
+        return geocoder
+
+
+geocoder_extension = GeocoderExtension()
+
+
 def app_geocoder() -> Geocoder:
     """The app's geocoder: one per process, so its cache and rate limit are shared."""
-    from flask import current_app
-
-    geocoder = current_app.extensions.get("nearbank.geocoder")
-    if geocoder is None:
-        geocoder = current_app.extensions["nearbank.geocoder"] = \
-            geocoder_from_config(current_app.config)
-    return geocoder
+    return geocoder_extension.get()
