@@ -563,47 +563,53 @@ def apply_upload(session: Session, batch: UploadBatch, *, actor_id: int | None,
         raise Conflict("The data changed since this dry run (another upload, a rollback or a "
                        "manual edit). Submit the file again for a fresh diff.")
     params = {"b": batch.id, "user": actor_id}
-    session.execute(text(f"""
-        INSERT INTO place_history (place_id, public_id, batch_id, action, changed_fields,
-                                   before, changed_by)
-        SELECT p.id, p.public_id, :b, u.action, u.changed_fields, {snapshot_sql('p')}, :user
-        FROM upload_rows u JOIN places p ON p.id = u.place_id
-        WHERE u.batch_id = :b AND u.action IN ('update', 'decommission')
-    """), params)
+    # Each change writes its place and its history row in one statement: the history row gets
+    # the snapshots before and after at once (every part of a statement sees the data as it was
+    # before the statement, and RETURNING gives the rows as written), so no history row is
+    # written twice and no created place is looked up again.
     assignments = ", ".join(f"{c} = {_new_value('u', 'p', c)}" for c in DIFF_COLUMNS)
-    session.execute(text(f"""
-        UPDATE places p SET {assignments},
+    for action, change in (
+        ("update", f"""{assignments},
             last_verified_at = coalesce(u.last_verified_at, now()),
-            upload_batch_id = :b, version = p.version + 1, updated_at = now()
-        FROM upload_rows u
-        WHERE u.batch_id = :b AND u.action = 'update' AND p.id = u.place_id
-    """), params)
-    session.execute(text("""
-        UPDATE places p SET status = 'decommissioned', upload_batch_id = :b,
-            version = p.version + 1, updated_at = now()
-        FROM upload_rows u
-        WHERE u.batch_id = :b AND u.action = 'decommission' AND p.id = u.place_id
-    """), params)
+            upload_batch_id = :b, version = p.version + 1, updated_at = now()"""),
+        ("decommission", """status = 'decommissioned', upload_batch_id = :b,
+            version = p.version + 1, updated_at = now()"""),
+    ):
+        session.execute(text(f"""
+            WITH old AS (
+                SELECT p.id, p.public_id, u.changed_fields, {snapshot_sql('p')} AS before
+                FROM upload_rows u JOIN places p ON p.id = u.place_id
+                WHERE u.batch_id = :b AND u.action = '{action}'
+            ), changed AS (
+                UPDATE places p SET {change}
+                FROM upload_rows u
+                WHERE u.batch_id = :b AND u.action = '{action}' AND p.id = u.place_id
+                RETURNING p.*
+            )
+            INSERT INTO place_history (place_id, public_id, batch_id, action, changed_fields,
+                                       before, after, after_version, changed_by)
+            SELECT old.id, old.public_id, :b, '{action}', old.changed_fields, old.before,
+                   {snapshot_sql('changed')}, changed.version, :user
+            FROM old JOIN changed ON changed.id = old.id
+            ORDER BY old.id
+        """), params)
     inserted = ", ".join(c for c in DIFF_COLUMNS)
     selected = ", ".join("coalesce(u.status, 'active')" if c == "status" else f"u.{c}"
                          for c in DIFF_COLUMNS)
     session.execute(text(f"""
-        INSERT INTO places (source, external_id, {inserted}, last_verified_at, upload_batch_id)
-        SELECT u.source, u.external_id, {selected}, coalesce(u.last_verified_at, now()), :b
-        FROM upload_rows u WHERE u.batch_id = :b AND u.action = 'create'
-        ORDER BY u.seq
-    """), params)
-    session.execute(text("""
+        WITH created AS (
+            INSERT INTO places (source, external_id, {inserted}, last_verified_at,
+                                upload_batch_id)
+            SELECT u.source, u.external_id, {selected}, coalesce(u.last_verified_at, now()), :b
+            FROM upload_rows u WHERE u.batch_id = :b AND u.action = 'create'
+            ORDER BY u.seq
+            RETURNING *
+        )
         INSERT INTO place_history (place_id, public_id, batch_id, action, changed_fields,
-                                   changed_by)
-        SELECT p.id, p.public_id, :b, 'create', NULL, :user
-        FROM upload_rows u JOIN places p ON p.source = u.source AND p.external_id = u.external_id
-        WHERE u.batch_id = :b AND u.action = 'create'
-    """), params)
-    session.execute(text(f"""
-        UPDATE place_history h SET after = {snapshot_sql('p')}, after_version = p.version
-        FROM places p WHERE h.batch_id = :b AND h.place_id = p.id AND h.after IS NULL
-          AND h.action IN ('create', 'update', 'decommission')
+                                   after, after_version, changed_by)
+        SELECT created.id, created.public_id, :b, 'create', NULL, {snapshot_sql('created')},
+               created.version, :user
+        FROM created
     """), params)
     bump_source_version(session, batch.source)
     batch.status, batch.applied_by, batch.applied_at = "applied", actor_id, datetime.now(UTC)
