@@ -64,6 +64,12 @@ class SizeResult:
     buffers: tuple[float, float] | None = None  # mean shared buffers hit, read per query
     rounds: dict[str, list[HttpRun]] = field(default_factory=dict)
 
+    def median_cpu_us(self, label: str) -> float:
+        """The median over rounds of the CPU per request: workers, PostgreSQL and wrk."""
+        runs = self.rounds.get(label) or []
+        values = sorted(_per_request_total(run) for run in runs)
+        return values[(len(values) - 1) // 2] if values else math.nan
+
     def median_rps(self, label: str) -> float:
         """The median throughput of a run's rounds."""
         return median_run(self.rounds[label]).latency.per_second if self.rounds.get(label) \
@@ -101,6 +107,13 @@ class Target:
     shortfall: str = ""
 
 
+def balanced(run: HttpRun, most: float = 0.7) -> bool:
+    """Whether no worker did more than `most` of the work (a run on one worker is 100%)."""
+    if len(run.worker_cpu_each_s) < 2 or not run.worker_cpu_s:
+        return True
+    return max(run.worker_cpu_each_s) / run.worker_cpu_s <= most
+
+
 def median_run(runs: list[HttpRun]) -> HttpRun:
     """The round with the median throughput (the lower middle one for an even count)."""
     ordered = sorted(runs, key=lambda run: run.latency.per_second)
@@ -111,8 +124,9 @@ def comparison_table(results: list[SizeResult], cores: int) -> str:
     """Each HTTP run's throughput per round, the median, and where its CPU went."""
     lines = [
         "| places | endpoint | requests/s per round | median | vs reference | median round: "
-        "workers' split | worker µs/req | PostgreSQL µs/req | other processes (max of rounds) |",
-        "|---:|---|---|---:|---:|---|---:|---:|---:|",
+        "workers' split | worker µs/req | PostgreSQL µs/req | CPU µs/req in all (median of "
+        "rounds) | vs reference by CPU | other processes (max of rounds) |",
+        "|---:|---|---|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     versus = {NEARBANK_NEARBY: REFERENCE_NEARBY, NEARBANK_HEALTHZ: BARE_HEALTHZ}
     for r in results:
@@ -122,13 +136,16 @@ def comparison_table(results: list[SizeResult], cores: int) -> str:
             mid = median_run(runs)
             base = versus.get(label)
             ratio = f"{r.median_rps(label) / r.median_rps(base):.2f}x" if base else ""
+            cpu = r.median_cpu_us(label)
+            by_cpu = f"{r.median_cpu_us(base) / cpu:.2f}x" if base and cpu else ""
             other = max(other_cpu_share(run, cores) for run in runs)
             lines.append(
                 f"| {_size(r.size)} | {label} | "
                 f"{', '.join(_rate(run.latency.per_second) for run in runs)} | "
                 f"{_rate(mid.latency.per_second)} | {ratio} | {split(mid)} | "
                 f"{_us(mid.per_request_us(mid.worker_cpu_s))} | "
-                f"{_us(mid.per_request_us(mid.server_cpu_s))} | {other:.0%} |")
+                f"{_us(mid.per_request_us(mid.server_cpu_s))} | {_us(cpu)} | {by_cpu} | "
+                f"{other:.0%} |")
     return "\n".join(lines)
 
 
