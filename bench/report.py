@@ -396,9 +396,9 @@ def why(r: SizeResult, targets: list[Target], cores: int, shared_buffers: str) -
                      f"({read:.0f} of them not in shared_buffers, {shared_buffers}, and read "
                      f"from the OS page cache: the table is {r.table_mib:,.0f} MiB and the "
                      "query points are spread over the world): every candidate the GiST KNN "
-                     "scan yields is fetched from the heap (status and radius checks, 25 "
-                     "columns), and places near each other are not stored near each other "
-                     "(they arrive in random order).")
+                     "scan yields is fetched from the heap (status and radius checks, 27 "
+                     "columns out), even with the table stored in spatial order (CLUSTER on "
+                     "the GiST index after loading, as `flask places reorder` does).")
         parts.append(text + " The plan below shows the index in use.")
     if "pooled connection per worker thread" in missed:
         parts.append("More connections were opened than there are worker threads: the pool is "

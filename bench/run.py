@@ -551,8 +551,9 @@ def render(args: argparse.Namespace, argv: list[str], started: datetime, code: s
         "",
         "- **SQL, prepared**: `backend.places.service.NEARBY_SQL` with no filters and "
         f"k = limit + 9 = {first_round_k(args.limit)} (the first round of "
-        "`find_nearby_places`), psycopg placeholders, `prepare=True`, rows fetched, one "
-        f"connection, serial, {args.queries:,} queries after 200 unmeasured ones.",
+        "`find_nearby_places`), psycopg placeholders, `prepare=True`, binary results (as the "
+        f"endpoint), rows fetched, one connection, serial, {args.queries:,} queries after 200 "
+        "unmeasured ones.",
         f"- **SQL, new connection per query**: the same statement, connect + query + close, "
         f"{args.fresh_queries:,} queries: what a request would pay without a pool.",
         f"- **HTTP nearby**: `GET {nearby_path(51.5, -0.12, args.radius, args.limit)}` with "

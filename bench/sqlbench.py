@@ -61,13 +61,13 @@ def prepared_loop(url: str, points: Sequence[tuple[float, float]], queries: int,
         server_pid = conn.info.backend_pid if is_local(url) else None
         params = [nearby_params(lat, lon, radius_m, limit) for lat, lon in points]
         for p in islice(cycle(params), warmup):
-            conn.execute(NEARBY_PSYCOPG_SQL, p, prepare=True).fetchall()
+            conn.execute(NEARBY_PSYCOPG_SQL, p, prepare=True, binary=True).fetchall()
         server_before = proc_cpu_seconds(server_pid) if server_pid else None
         client_before = time.process_time()
         started = time.perf_counter()
         for p in islice(cycle(params), queries):
             t0 = time.perf_counter_ns()
-            conn.execute(NEARBY_PSYCOPG_SQL, p, prepare=True).fetchall()
+            conn.execute(NEARBY_PSYCOPG_SQL, p, prepare=True, binary=True).fetchall()
             timings.append(time.perf_counter_ns() - t0)
         elapsed = time.perf_counter() - started
         client_cpu = time.process_time() - client_before
@@ -88,7 +88,7 @@ def fresh_connection_loop(url: str, points: Sequence[tuple[float, float]], queri
     for p in islice(cycle(params), queries):
         t0 = time.perf_counter_ns()
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(NEARBY_PSYCOPG_SQL, p).fetchall()
+            conn.execute(NEARBY_PSYCOPG_SQL, p, binary=True).fetchall()
         timings.append(time.perf_counter_ns() - t0)
     elapsed = time.perf_counter() - started
     return SqlRun(Latency.from_ns(timings, elapsed), time.process_time() - client_before, None)
