@@ -548,11 +548,13 @@ STATEMENT_KINDS = (
     (re.compile(r"UPDATE upload_rows SET action"), "diff: set actions"),
     (re.compile(r"'decommission', p\.id"), "sync: places missing from the file"),
     (re.compile(r"GROUP BY action|count\(DISTINCT seq\)"), "summary counts"),
+    # Each apply statement writes places and their history rows (both snapshots) at once.
+    (re.compile(r"UPDATE places p SET status = 'decommissioned'"),
+     "apply: decommission, with history"),
+    (re.compile(r"UPDATE places p SET"), "apply: update changed places, with history"),
+    (re.compile(r"INSERT INTO places "), "apply: insert new places, with history"),
     (re.compile(r"INSERT INTO place_history[^;]*before,\s*changed_by"),
      "apply: history before (updates)"),
-    (re.compile(r"UPDATE places p SET status = 'decommissioned'"), "apply: decommission"),
-    (re.compile(r"UPDATE places p SET"), "apply: update changed places"),
-    (re.compile(r"INSERT INTO places "), "apply: insert new places"),
     (re.compile(r"INSERT INTO place_history"), "apply: history of created places"),
     (re.compile(r"UPDATE place_history h SET after"), "apply: history after-snapshots"),
 )
