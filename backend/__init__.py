@@ -35,9 +35,12 @@ def create_app(config: Any = None) -> Flask:
     from backend.cli import register_cli
     from backend.offers.routes import merchants_blp, offers_blp, review_blp
     from backend.places.routes import blp as places_blp
+    from backend.queues.routes import blp as queues_blp
+    from backend.queues.store import QueueStore
     from backend.uploads.routes import blp as uploads_blp
 
     init_auth(app)
+    QueueStore().init_app(app)
     api.register_blueprint(auth_blp)
     api.register_blueprint(places_blp)
     api.register_blueprint(me_blp)
@@ -45,6 +48,7 @@ def create_app(config: Any = None) -> Flask:
     api.register_blueprint(review_blp)
     api.register_blueprint(offers_blp)
     api.register_blueprint(uploads_blp)
+    api.register_blueprint(queues_blp)
     _register_operational_routes(app)
     register_cli(app)
     return app
