@@ -53,6 +53,14 @@ class Conflict(AppError):
     status, type, title = 409, PROBLEM_BASE + "conflict", "Conflict"
 
 
+class ServiceUnavailable(AppError):
+    status, type, title = 503, "about:blank", "Service Unavailable"
+
+    def __init__(self, detail: str, retry_after_s: int = 5) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
 class TooManyRequests(AppError):
     status, type, title = 429, PROBLEM_BASE + "rate-limited", "Too many requests"
 

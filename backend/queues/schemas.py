@@ -19,9 +19,11 @@ class LineReportSchema(ma.Schema):
 
     line = fields.String(required=True, validate=validate.OneOf(LINES), metadata={
         "description": "counter, cash, advisor, or priority (the accessible counter)."})
-    waiting = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_WAITING),
+    waiting = fields.Integer(required=True, strict=True,
+                             validate=validate.Range(min=0, max=MAX_WAITING),
                              metadata={"description": "People waiting, not yet at a desk."})
-    open_desks = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_DESKS))
+    open_desks = fields.Integer(required=True, strict=True,
+                                validate=validate.Range(min=0, max=MAX_DESKS))
     mean_service_s = fields.Float(
         required=True, allow_nan=False,
         validate=validate.Range(min=1, max=MAX_SERVICE_S),
@@ -36,8 +38,8 @@ class TicketReportSchema(ma.Schema):
     id = fields.UUID(required=True)
     status = fields.String(required=True,
                            validate=validate.OneOf(("checked_in", "called", "served", "lapsed")))
-    ahead = fields.Integer(validate=validate.Range(min=0, max=MAX_WAITING), metadata={
-        "description": "People ahead of the ticket in its line."})
+    ahead = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_WAITING),
+                           metadata={"description": "People ahead of the ticket in its line."})
 
 
 class QueueReportSchema(ma.Schema):

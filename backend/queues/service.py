@@ -15,7 +15,14 @@ import redis
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
+from backend.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 from backend.places.service import NearbyQuery, Page, find_nearby_places
 from backend.queues.models import ACTIVE_TICKET_STATUSES, LINES
 from backend.queues.store import LineWrite, LiveLine, QueueStore
@@ -151,7 +158,7 @@ def ingest_reports(session: Session, store: QueueStore, user_id: int,
 
     :raises Forbidden: when a branch is not bound to the caller (nothing is stored).
     :raises BadRequest: for a report from the future or a ticket of another branch.
-    :raises redis.RedisError: when live state cannot be stored.
+    :raises ServiceUnavailable: when live state cannot be stored (nothing is changed).
     """
     branches = _bound_branches(session, user_id, [r["branch_id"] for r in reports])
     writes: list[LineWrite] = []
@@ -175,7 +182,12 @@ def ingest_reports(session: Session, store: QueueStore, user_id: int,
                 estimate_wait_min(live.waiting, live.open_desks, live.mean_service_s)))
     _apply_ticket_reports(session, branches, reports, now, result)
     if writes:
-        flags, flush_due = store.write(writes)
+        try:
+            flags, flush_due = store.write(writes)
+        except redis.RedisError:
+            session.rollback()
+            raise ServiceUnavailable("Live queue state cannot be stored right now; send the "
+                                     "report again shortly.") from None
         result.accepted = sum(flags)
         result.ignored = len(flags) - result.accepted
         if flush_due:
@@ -251,6 +263,8 @@ class BranchQueues:
         self.line, self.max_wait_min = line, max_wait_min
         self.states: dict[int, dict[str, LineState]] = {}
         self.redis_down = False
+        # Unrounded distance and wait of each annotated feature (by its id), for rankings.
+        self.exact: dict[str, tuple[float, float | None]] = {}
 
     def lookup(self, rows: Sequence[Any]) -> None:
         """Fetch the states of rows' branches not looked up yet."""
@@ -314,6 +328,7 @@ class BranchQueues:
         for row, feature in zip(rows, features, strict=True):
             if row["kind"] == "branch":
                 feature["properties"]["queue"] = self.queue_json(row["id"])
+                self.exact[feature["id"]] = (row["distance_m"], self.wait_of(row["id"]))
 
     def queue_json(self, place_id: int) -> dict[str, Any]:
         """The `queue` property of a branch."""
@@ -356,8 +371,8 @@ def _soonest_served(session: Session, queues: BranchQueues, query: NearbyQuery, 
     while True:
         page = find_nearby_places(session, replace(query, limit=k), now, queues)
         ranked = [_walk_and_wait(f, queues, pace_m_s) for f in page.features]
-        ranked.sort(key=lambda e: (e[1] is None, e[2] if e[1] is not None else e[0],
-                                   e[3]["properties"]["distance_m"], e[3]["id"]))
+        ranked.sort(key=lambda e: (e[1] is None, e[2] if e[1] is not None else e[0], e[0],
+                                   e[3]["id"]))
         top = ranked[:query.limit]
         exhausted = page.next_cursor is None
         farthest_walk = ranked and max(e[0] for e in ranked)
@@ -366,8 +381,8 @@ def _soonest_served(session: Session, queues: BranchQueues, query: NearbyQuery, 
         if exact or k >= SOONEST_MAX_CANDIDATES:
             break
         k = min(k * 4, SOONEST_MAX_CANDIDATES)
-    nearest = min(ranked, key=lambda e: (e[3]["properties"]["distance_m"], e[3]["id"]),
-                  default=None)
+    # Candidates come nearest first: the first is the nearest branch.
+    nearest = min(ranked, key=lambda e: e[0], default=None)
     features = []
     for walk, wait, total, feature in top:
         feature["properties"]["soonest_served"] = {
@@ -380,8 +395,8 @@ def _soonest_served(session: Session, queues: BranchQueues, query: NearbyQuery, 
 
 
 def _walk_and_wait(feature: dict[str, Any], queues: BranchQueues, pace_m_s: float):
-    walk = feature["properties"]["distance_m"] / pace_m_s / 60.0
-    wait = feature["properties"]["queue"]["estimated_wait_min"]
+    distance_m, wait = queues.exact[feature["id"]]
+    walk = distance_m / pace_m_s / 60.0
     return walk, wait, walk + (wait or 0), feature
 
 
