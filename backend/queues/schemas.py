@@ -24,6 +24,9 @@ class LineReportSchema(ma.Schema):
                              metadata={"description": "People waiting, not yet at a desk."})
     open_desks = fields.Integer(required=True, strict=True,
                                 validate=validate.Range(min=0, max=MAX_DESKS))
+    serving = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_DESKS),
+                             metadata={"description": "Customers at a desk now (optional; "
+                                                      "sharpens the estimate)."})
     mean_service_s = fields.Float(
         required=True, allow_nan=False,
         validate=validate.Range(min=1, max=MAX_SERVICE_S),

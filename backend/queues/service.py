@@ -46,19 +46,24 @@ SOONEST_MAX_CANDIDATES = 2000
 
 # --- The estimate ------------------------------------------------------------------------------
 
-def estimate_wait_min(waiting: int, open_desks: int, mean_service_s: float) -> float | None:
+def estimate_wait_min(waiting: int, open_desks: int, mean_service_s: float,
+                      serving: int | None = None) -> float | None:
     """Expected minutes before someone joining now reaches a desk; None when no desk is open.
 
-    With everyone ahead served first-come first-served by `open_desks` desks that each take
-    `mean_service_s` on average, the newcomer starts when `waiting` more people have finished
-    plus, on average, half a service (the desks are busy when anyone waits). With nobody
-    waiting a desk is usually free. docs/queues.md gives the error against the simulator.
+    Everyone ahead is served first-come first-served by `open_desks` desks that each take
+    `mean_service_s` on average. Free desks (open minus `serving`, when the system reports it;
+    otherwise all of them when nobody waits, none when someone does) take the first in line at
+    once; after that each place in the line costs one service spread over the desks, plus on
+    average half a service until the first busy desk frees up. docs/queues.md gives the error
+    against the simulator's truth.
     """
     if open_desks <= 0:
         return None
-    if waiting <= 0:
+    free = max(0, open_desks - serving) if serving is not None else (
+        open_desks if waiting <= 0 else 0)
+    if waiting < free:
         return 0.0
-    return (waiting + 0.5) * mean_service_s / open_desks / 60.0
+    return (waiting - free + 0.5) * mean_service_s / open_desks / 60.0
 
 
 def hour_of_week(moment: datetime, timezone: str) -> int:
@@ -176,10 +181,10 @@ def ingest_reports(session: Session, store: QueueStore, user_id: int,
                 result.stale += 1
                 continue
             live = LiveLine(line["line"], line["waiting"], line["open_desks"],
-                            float(line["mean_service_s"]), int(as_of.timestamp() * 1000))
+                            float(line["mean_service_s"]), int(as_of.timestamp() * 1000),
+                            line.get("serving"))
             writes.append(LineWrite(
-                branch.id, live, ttl_ms, hour_of_week(as_of, branch.timezone),
-                estimate_wait_min(live.waiting, live.open_desks, live.mean_service_s)))
+                branch.id, live, ttl_ms, hour_of_week(as_of, branch.timezone), live.estimate()))
     _apply_ticket_reports(session, branches, reports, now, result)
     if writes:
         try:
@@ -286,11 +291,8 @@ class BranchQueues:
             pid = row["id"]
             if pid in live:
                 self.states[pid] = {
-                    name: LineState(name, "live",
-                                    estimate_wait_min(ll.waiting, ll.open_desks,
-                                                      ll.mean_service_s),
-                                    ll.waiting, ll.open_desks, _iso_ms(ll.as_of_ms),
-                                    ll.mean_service_s)
+                    name: LineState(name, "live", ll.estimate(), ll.waiting, ll.open_desks,
+                                    _iso_ms(ll.as_of_ms), ll.mean_service_s)
                     for name, ll in live[pid].items()}
             else:
                 self.states[pid] = typical.get(pid, {})

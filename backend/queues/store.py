@@ -71,17 +71,27 @@ class LiveLine:
     open_desks: int
     mean_service_s: float
     as_of_ms: int
+    serving: int | None = None
 
     def encode(self) -> str:
-        body = {"w": self.waiting, "d": self.open_desks, "s": self.mean_service_s}
+        body = {"w": self.waiting, "d": self.open_desks, "s": self.mean_service_s,
+                "b": self.serving}
         return f"{self.as_of_ms}|{json.dumps(body, separators=(',', ':'))}"
+
+    def estimate(self) -> float | None:
+        """The estimated wait in minutes (see estimate_wait_min)."""
+        from backend.queues.service import estimate_wait_min
+
+        return estimate_wait_min(self.waiting, self.open_desks, self.mean_service_s,
+                                 self.serving)
 
     @classmethod
     def decode(cls, line: str, raw: bytes | str) -> LiveLine:
         text = raw.decode() if isinstance(raw, bytes) else raw
         stamp, _, body = text.partition("|")
         data = json.loads(body)
-        return cls(line, int(data["w"]), int(data["d"]), float(data["s"]), int(stamp))
+        return cls(line, int(data["w"]), int(data["d"]), float(data["s"]), int(stamp),
+                   data.get("b"))
 
 
 @dataclass(frozen=True)
