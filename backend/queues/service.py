@@ -42,6 +42,10 @@ TICKET_MOVES = {
     "lapsed": {"waiting", "checked_in", "called"},
 }
 SOONEST_MAX_CANDIDATES = 2000
+# Services left, on average, until the first busy desk frees up: half a service if services
+# took exactly their mean, one if they were exponential; 0.75 fits service times as variable
+# as a bank counter's (coefficient of variation about 0.7, see docs/queues.md).
+RESIDUAL_SERVICES = 0.75
 
 
 # --- The estimate ------------------------------------------------------------------------------
@@ -54,8 +58,8 @@ def estimate_wait_min(waiting: int, open_desks: int, mean_service_s: float,
     `mean_service_s` on average. Free desks (open minus `serving`, when the system reports it;
     otherwise all of them when nobody waits, none when someone does) take the first in line at
     once; after that each place in the line costs one service spread over the desks, plus on
-    average half a service until the first busy desk frees up. docs/queues.md gives the error
-    against the simulator's truth.
+    average RESIDUAL_SERVICES of a service until the first busy desk frees up.
+    docs/queues.md gives the error against the simulator's truth.
     """
     if open_desks <= 0:
         return None
@@ -63,7 +67,7 @@ def estimate_wait_min(waiting: int, open_desks: int, mean_service_s: float,
         open_desks if waiting <= 0 else 0)
     if waiting < free:
         return 0.0
-    return (waiting - free + 0.5) * mean_service_s / open_desks / 60.0
+    return (waiting - free + RESIDUAL_SERVICES) * mean_service_s / open_desks / 60.0
 
 
 def hour_of_week(moment: datetime, timezone: str) -> int:

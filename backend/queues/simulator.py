@@ -115,7 +115,8 @@ class LineSim:
         return self.rng.gammavariate(shape, self.profile.mean_service_s / shape)
 
     def _next_schedule_change(self) -> float:
-        marks = [OPEN_S, 11.5 * 3600, 14.5 * 3600, CLOSE_S - 1800, CLOSE_S]
+        # No change at closing time: the desks still open serve everyone inside.
+        marks = [OPEN_S, 11.5 * 3600, 14.5 * 3600, CLOSE_S - 1800]
         return next((m for m in marks if m > self.clock), math.inf)
 
     def _start_services(self) -> None:
@@ -280,7 +281,7 @@ class SampleFeed:
             sim.advance(t)
             report = by_branch.setdefault(branch_id, {"branch_id": branch_id, "lines": [],
                                                       "tickets": []})
-            if sim.open_desks or sim.queue:
+            if (OPEN_S <= t < CLOSE_S) or sim.queue or sim.busy:
                 report["lines"].append(sim.report())
             for ticket, status in sim.events:
                 if ticket in self.tickets:
