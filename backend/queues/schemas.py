@@ -40,7 +40,10 @@ class TicketReportSchema(ma.Schema):
 
     id = fields.UUID(required=True)
     status = fields.String(required=True,
-                           validate=validate.OneOf(("checked_in", "called", "served", "lapsed")))
+                           validate=validate.OneOf(
+                               ("waiting", "checked_in", "called", "served", "lapsed")),
+                           metadata={"description": "waiting (with ahead) until checked in, "
+                                                    "called or served; lapsed for a no-show."})
     ahead = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_WAITING),
                            metadata={"description": "People ahead of the ticket in its line."})
 
