@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -192,8 +193,10 @@ def queue_bind(email: str, branches: tuple[str, ...]) -> None:
               help="The queue_system account it reports as (created and bound if missing).")
 @click.option("--source", default="nearbank-sample", show_default=True,
               help="Report for the active branches of this data source ('' for all).")
+@click.option("--ready-file", type=click.Path(dir_okay=False), default=None,
+              help="Create this file once the first reports are stored.")
 def queue_simulate(seed: int, start: str, speed: float, interval: float, duration: float,
-                   account: str, source: str) -> None:
+                   account: str, source: str, ready_file: str | None) -> None:
     """Feed branches with simulated queues (arrivals, service, desks), as a queue system."""
     from backend.queues.feed import run_feed, simulator_account
     from backend.queues.simulator import SampleFeed
@@ -201,7 +204,8 @@ def queue_simulate(seed: int, start: str, speed: float, interval: float, duratio
     user_id = simulator_account(db.session, account, source or None)
     run_feed(db.session, current_app.extensions["queue_store"], user_id,
              SampleFeed(seed, start, speed), interval, duration,
-             current_app.config["QUEUE_LIVE_TTL_SECONDS"], echo=click.echo)
+             current_app.config["QUEUE_LIVE_TTL_SECONDS"], echo=click.echo,
+             ready_file=Path(ready_file) if ready_file else None)
 
 
 @queue_group.command("flush")

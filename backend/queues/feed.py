@@ -6,6 +6,7 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -44,8 +45,11 @@ def bound_branches(session: Session, user_id: int) -> list[dict]:
 
 def run_feed(session: Session, store: QueueStore, user_id: int, feed: SampleFeed,
              interval_s: float, duration_s: float, ttl_s: int,
-             echo: Callable[[str], None] = print) -> int:
-    """Report every `interval_s` real seconds for `duration_s` (0: until stopped); ticks sent."""
+             echo: Callable[[str], None] = print, ready_file: Path | None = None) -> int:
+    """Report every `interval_s` real seconds for `duration_s` (0: until stopped); ticks sent.
+
+    `ready_file` is created once the first reports are stored (`make run` waits for it).
+    """
     feed.build(bound_branches(session, user_id))
     began = time.monotonic()
     ticks = 0
@@ -63,6 +67,8 @@ def run_feed(session: Session, store: QueueStore, user_id: int, feed: SampleFeed
             service.ingest_reports(session, store, user_id, reports[start:start + 200], now,
                                    ttl_s)
         ticks += 1
+        if ticks == 1 and ready_file is not None:
+            ready_file.touch(mode=0o600)
         if ticks == 1 or ticks % 20 == 0:
             t = feed.sim_time(elapsed)
             echo(f"queue simulator: {lines} lines of {len(reports)} branches at simulated "
