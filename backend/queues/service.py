@@ -7,7 +7,7 @@ import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from backend.errors import (
     TooManyRequests,
 )
 from backend.places.service import NearbyQuery, Page, find_nearby_places
+from backend.queues.estimate import estimate_wait_min
 from backend.queues.models import ACTIVE_TICKET_STATUSES, LINES
 from backend.queues.store import LineWrite, LiveLine, QueueStore
 
@@ -42,42 +43,14 @@ TICKET_MOVES = {
     "lapsed": {"waiting", "checked_in", "called"},
 }
 SOONEST_MAX_CANDIDATES = 2000
-# Services left, on average, until the first busy desk frees up: half a service if services
-# took exactly their mean, one if they were exponential; 0.75 fits service times as variable
-# as a bank counter's (coefficient of variation about 0.7, see docs/queues.md).
-RESIDUAL_SERVICES = 0.75
 
 
 # --- The estimate ------------------------------------------------------------------------------
-
-def estimate_wait_min(waiting: int, open_desks: int, mean_service_s: float,
-                      serving: int | None = None) -> float | None:
-    """Expected minutes before someone joining now reaches a desk; None when no desk is open.
-
-    Everyone ahead is served first-come first-served by `open_desks` desks that each take
-    `mean_service_s` on average. Free desks (open minus `serving`, when the system reports it;
-    otherwise all of them when nobody waits, none when someone does) take the first in line at
-    once; after that each place in the line costs one service spread over the desks, plus on
-    average RESIDUAL_SERVICES of a service until the first busy desk frees up.
-    docs/queues.md gives the error against the simulator's truth.
-    """
-    if open_desks <= 0:
-        return None
-    free = max(0, open_desks - serving) if serving is not None else (
-        open_desks if waiting <= 0 else 0)
-    if waiting < free:
-        return 0.0
-    return (waiting - free + RESIDUAL_SERVICES) * mean_service_s / open_desks / 60.0
-
 
 def hour_of_week(moment: datetime, timezone: str) -> int:
     """Monday 00:00-00:59 local time is 0, Sunday 23:00-23:59 is 167."""
     local = moment.astimezone(ZoneInfo(timezone))
     return local.weekday() * 24 + local.hour
-
-
-def _iso_ms(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
 
 # --- Queue systems and their branches ----------------------------------------------------------
@@ -239,24 +212,9 @@ def _json(value: Any) -> str:
 
 # --- Queues of branches in answers -------------------------------------------------------------
 
-@dataclass(frozen=True)
-class LineState:
-    """What we say about one line: live, typical, or nothing known."""
-
-    line: str
-    source: str
-    estimated_wait_min: float | None
-    waiting: float | None
-    open_desks: int | None
-    as_of: str | None
-    mean_service_s: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        wait = self.estimated_wait_min
-        return {"line": self.line, "source": self.source,
-                "estimated_wait_min": None if wait is None else round(wait),
-                "waiting": None if self.waiting is None else round(self.waiting),
-                "open_desks": self.open_desks, "as_of": self.as_of}
+# A line's state: (its `queue.lines` entry, the exact estimate, the mean service time or None,
+# as_of or None); every line of a branch is live, or every one typical.
+LineState = tuple[dict[str, Any], float | None, float | None, str | None]
 
 
 class BranchQueues:
@@ -281,7 +239,7 @@ class BranchQueues:
         if not todo:
             return
         ids = [r["id"] for r in todo]
-        live: dict[int, dict[str, LiveLine]] = {}
+        live: dict[int, dict[str, LineState]] = {}
         if not self.redis_down:
             try:
                 live = self.store.read(ids)
@@ -294,10 +252,7 @@ class BranchQueues:
         for row in todo:
             pid = row["id"]
             if pid in live:
-                self.states[pid] = {
-                    name: LineState(name, "live", ll.estimate(), ll.waiting, ll.open_desks,
-                                    _iso_ms(ll.as_of_ms), ll.mean_service_s)
-                    for name, ll in live[pid].items()}
+                self.states[pid] = live[pid]
             else:
                 self.states[pid] = typical.get(pid, {})
 
@@ -313,14 +268,15 @@ class BranchQueues:
              "min_samples": MIN_TYPICAL_SAMPLES}).all()
         states: dict[int, dict[str, LineState]] = {}
         for r in found:
-            states.setdefault(r.place_id, {})[r.line] = LineState(
-                r.line, "typical", r.wait, r.waiting, None, None)
+            entry = {"line": r.line, "estimated_wait_min": round(r.wait),
+                     "waiting": round(r.waiting), "open_desks": None}
+            states.setdefault(r.place_id, {})[r.line] = (entry, r.wait, None, None)
         return states
 
     def wait_of(self, place_id: int) -> float | None:
         """The chosen line's estimated wait (minutes), None when unknown or closed."""
         state = self.states.get(place_id, {}).get(self.line)
-        return None if state is None else state.estimated_wait_min
+        return None if state is None else state[1]
 
     def keep(self, rows: Sequence[Any]) -> list[Any]:
         if self.max_wait_min is None:
@@ -339,14 +295,14 @@ class BranchQueues:
     def queue_json(self, place_id: int) -> dict[str, Any]:
         """The `queue` property of a branch."""
         lines = self.states.get(place_id, {})
+        ordered = [lines[n] for n in LINES if n in lines]
         chosen = lines.get(self.line)
-        ordered = [lines[name].to_json() for name in LINES if name in lines]
+        source = "unknown" if not ordered else "typical" if ordered[0][2] is None else "live"
+        # as_of: the oldest line's, so that no number shown is older than it says.
+        as_of = min(state[3] for state in ordered) if source == "live" else None
         return {"line": self.line,
-                "estimated_wait_min": None if chosen is None else chosen.to_json()[
-                    "estimated_wait_min"],
-                "source": "unknown" if chosen is None else chosen.source,
-                "as_of": None if chosen is None else chosen.as_of,
-                "lines": ordered}
+                "estimated_wait_min": None if chosen is None else chosen[0]["estimated_wait_min"],
+                "source": source, "as_of": as_of, "lines": [state[0] for state in ordered]}
 
 
 def find_branches_nearby(session: Session, store: QueueStore, query: NearbyQuery, now: datetime,
@@ -548,13 +504,12 @@ def _ticket_json(session: Session, store: QueueStore, row: Any, now: datetime,
         state = queues.states.get(row["place_id"], {}).get(row["line"])
         if row["ahead"] is not None:
             position = row["ahead"] + 1
-            if state is not None and state.source == "live" and state.open_desks:
+            if state is not None and state[2] is not None and state[0]["open_desks"]:
                 # The desks' pace from the live line, applied to those ahead of this ticket.
-                live = estimate_wait_min(row["ahead"], state.open_desks,
-                                         state.mean_service_s or 0.0)
-                estimate, source = live, "live"
+                estimate = estimate_wait_min(row["ahead"], state[0]["open_desks"], state[2])
+                source = "live"
         if estimate is None and state is not None:
-            estimate, source = state.estimated_wait_min, state.source
+            estimate, source = state[1], "live" if state[2] is not None else "typical"
         if row["status"] == "called":
             position, estimate = 0, 0.0
     return {

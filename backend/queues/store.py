@@ -1,6 +1,6 @@
 """Live queue state in Redis: one key per branch line, expiring when its system falls silent.
 
-A line's key is `nb:q:{place id}:{line}` and holds `{as_of in ms}|{json}`. It expires
+A line's key is `nb:q:{place id}:{line}` and holds `{as_of in ms}|{fields}`. It expires
 QUEUE_LIVE_TTL_SECONDS after the report's own `as_of`, so a silent system's branch turns to
 "unknown" (or typical) instead of showing an old number. A report whose `as_of` is not newer than
 the one held is ignored, inside one Lua script: concurrent or repeated reports are safe.
@@ -11,13 +11,15 @@ moves to PostgreSQL (table queue_typical) at most once a minute.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import redis
 from flask import Flask
 
+from backend.queues.estimate import estimate_wait_min
 from backend.queues.models import LINES
 
 PREFIX = "nb:q:"
@@ -74,24 +76,32 @@ class LiveLine:
     serving: int | None = None
 
     def encode(self) -> str:
-        body = {"w": self.waiting, "d": self.open_desks, "s": self.mean_service_s,
-                "b": self.serving}
-        return f"{self.as_of_ms}|{json.dumps(body, separators=(',', ':'))}"
+        # Plain fields joined by "|" (as_of in ms first, for the script's comparison, then as
+        # ISO 8601): reading a page of lines must cost microseconds, not JSON parsing.
+        as_of = datetime.fromtimestamp(self.as_of_ms / 1000, UTC).isoformat()
+        serving = "" if self.serving is None else self.serving
+        return (f"{self.as_of_ms}|{as_of}|{self.waiting}|{self.open_desks}|"
+                f"{self.mean_service_s!r}|{serving}")
 
     def estimate(self) -> float | None:
         """The estimated wait in minutes (see estimate_wait_min)."""
-        from backend.queues.service import estimate_wait_min
-
         return estimate_wait_min(self.waiting, self.open_desks, self.mean_service_s,
                                  self.serving)
 
-    @classmethod
-    def decode(cls, line: str, raw: bytes | str) -> LiveLine:
-        text = raw.decode() if isinstance(raw, bytes) else raw
-        stamp, _, body = text.partition("|")
-        data = json.loads(body)
-        return cls(line, int(data["w"]), int(data["d"]), float(data["s"]), int(stamp),
-                   data.get("b"))
+
+@lru_cache(maxsize=65536)
+def decode_line(line: str, raw: bytes) -> tuple[dict[str, Any], float | None, float, str]:
+    """A stored line: (its `queue.lines` entry, the exact estimate, the mean service time,
+    as_of).
+
+    Cached by the stored bytes: a line is read by every request near its branch until the next
+    report replaces it. The entry is shared between answers and must not be changed.
+    """
+    _, as_of, waiting, desks, mean, serving = raw.decode().split("|")
+    waiting_, desks_, mean_ = int(waiting), int(desks), float(mean)
+    wait = estimate_wait_min(waiting_, desks_, mean_, int(serving) if serving else None)
+    return ({"line": line, "estimated_wait_min": None if wait is None else round(wait),
+             "waiting": waiting_, "open_desks": desks_}, wait, mean_, as_of)
 
 
 @dataclass(frozen=True)
@@ -144,7 +154,7 @@ class QueueStore:
         result = self._script(keys=keys, args=args)
         return [bool(f) for f in result[:-1]], bool(result[-1])
 
-    def read(self, place_ids: list[int]) -> dict[int, dict[str, LiveLine]]:
+    def read(self, place_ids: list[int]) -> dict[int, dict[str, tuple]]:
         """Every live line of these places, in one round trip (MGET).
 
         :raises redis.RedisError: when Redis cannot be reached.
@@ -153,12 +163,12 @@ class QueueStore:
             return {}
         keys = [line_key(pid, line) for pid in place_ids for line in LINES]
         values = self.client.mget(keys)
-        found: dict[int, dict[str, LiveLine]] = {}
+        found: dict[int, dict[str, tuple]] = {}
         for index, raw in enumerate(values):
             if raw is None:
                 continue
             pid, line = place_ids[index // len(LINES)], LINES[index % len(LINES)]
-            found.setdefault(pid, {})[line] = LiveLine.decode(line, raw)
+            found.setdefault(pid, {})[line] = decode_line(line, raw)
         return found
 
     def take_aggregates(self) -> dict[str, tuple[int, float, float]]:
