@@ -314,3 +314,34 @@ def test_soonest_served_matches_a_brute_force_ranking(session, client, make_user
     ranked = _nearby(client, order="soonest_served", radius_m=radius, limit=limit)
     assert [f["id"] for f in ranked["features"]] == expected
     assert ranked["order"]["exact"] is True
+
+
+def test_one_branchs_queue_for_the_detail_screen(client, system, branches, queue_store):
+    _put(client, system, branches["Q-1"], [_line(), _line("cash", waiting=0, serving=0)])
+    detail = client.get(f"/api/v1/branches/{branches['Q-1']}/queue",
+                        query_string={"line": "cash"})
+    assert detail.status_code == 200
+    assert detail.json["line"] == "cash" and detail.json["estimated_wait_min"] == 0
+    assert detail.json["takes_tickets"] is True
+    assert [line["line"] for line in detail.json["lines"]] == ["counter", "cash"]
+    silent = client.get(f"/api/v1/branches/{branches['Q-3']}/queue").json
+    assert silent["source"] == "unknown" and silent["takes_tickets"] is False
+    assert client.get(f"/api/v1/branches/{branches['Q-ATM']}/queue").status_code == 404
+    assert client.get("/api/v1/branches/nope/queue").status_code == 404
+
+
+def test_queue_system_accounts_are_created_and_bound_with_the_cli(runner, branches):
+    created = runner.invoke(args=["users", "create", "--email", "qms@vendor.example", "--role",
+                                  "queue_system", "--password", "a long enough password 1"])
+    assert created.exit_code == 0, created.output
+    bound = runner.invoke(args=["queue", "bind", "qms@vendor.example", "Q-1", branches["Q-2"]])
+    assert bound.exit_code == 0, bound.output
+    assert "reports for: One, Two" in bound.output
+    unknown = runner.invoke(args=["queue", "bind", "qms@vendor.example", "NOPE"])
+    assert unknown.exit_code != 0 and "No branch NOPE" in unknown.output
+    runner.invoke(args=["users", "create", "--email", "ops@example.com", "--role", "maintainer",
+                        "--password", "a long enough password 1"])
+    wrong_role = runner.invoke(args=["queue", "bind", "ops@example.com", "Q-1"])
+    assert wrong_role.exit_code != 0 and "queue_system" in wrong_role.output
+    flushed = runner.invoke(args=["queue", "flush"])
+    assert flushed.exit_code == 0 and "typical waits updated" in flushed.output
