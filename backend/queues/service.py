@@ -213,8 +213,9 @@ def _json(value: Any) -> str:
 # --- Queues of branches in answers -------------------------------------------------------------
 
 # A line's state: (its `queue.lines` entry, the exact estimate, the mean service time or None,
-# as_of or None); every line of a branch is live, or every one typical.
-LineState = tuple[dict[str, Any], float | None, float | None, str | None]
+# as_of or None, open desks or None); every line of a branch is live, or every one typical.
+# Nearby answers stay lean (the entry); a branch's own queue adds the open desks.
+LineState = tuple[dict[str, Any], float | None, float | None, str | None, int | None]
 
 
 class BranchQueues:
@@ -269,8 +270,8 @@ class BranchQueues:
         states: dict[int, dict[str, LineState]] = {}
         for r in found:
             entry = {"line": r.line, "estimated_wait_min": round(r.wait),
-                     "waiting": round(r.waiting), "open_desks": None}
-            states.setdefault(r.place_id, {})[r.line] = (entry, r.wait, None, None)
+                     "waiting": round(r.waiting)}
+            states.setdefault(r.place_id, {})[r.line] = (entry, r.wait, None, None, None)
         return states
 
     def wait_of(self, place_id: int) -> float | None:
@@ -390,8 +391,11 @@ def branch_queue(session: Session, store: QueueStore, public_id: str, now: datet
     row = _branch_row(session, public_id)
     queues = BranchQueues(session, store, now, line)
     queues.lookup([row])
-    return {"branch_id": public_id, **queues.queue_json(row["id"]),
-            "takes_tickets": _takes_tickets(session, row["id"])}
+    answer = queues.queue_json(row["id"])
+    states = queues.states.get(row["id"], {})
+    answer["lines"] = [{**states[n][0], "open_desks": states[n][4], "as_of": states[n][3]}
+                       for n in LINES if n in states]
+    return {"branch_id": public_id, **answer, "takes_tickets": _takes_tickets(session, row["id"])}
 
 
 def _branch_row(session: Session, public_id: str) -> Any:
@@ -504,9 +508,9 @@ def _ticket_json(session: Session, store: QueueStore, row: Any, now: datetime,
         state = queues.states.get(row["place_id"], {}).get(row["line"])
         if row["ahead"] is not None:
             position = row["ahead"] + 1
-            if state is not None and state[2] is not None and state[0]["open_desks"]:
+            if state is not None and state[2] is not None and state[4]:
                 # The desks' pace from the live line, applied to those ahead of this ticket.
-                estimate = estimate_wait_min(row["ahead"], state[0]["open_desks"], state[2])
+                estimate = estimate_wait_min(row["ahead"], state[4], state[2])
                 source = "live"
         if estimate is None and state is not None:
             estimate, source = state[1], "live" if state[2] is not None else "typical"

@@ -78,7 +78,7 @@ class LiveLine:
     def encode(self) -> str:
         # Plain fields joined by "|" (as_of in ms first, for the script's comparison, then as
         # ISO 8601): reading a page of lines must cost microseconds, not JSON parsing.
-        as_of = datetime.fromtimestamp(self.as_of_ms / 1000, UTC).isoformat()
+        as_of = datetime.fromtimestamp(self.as_of_ms // 1000, UTC).isoformat()
         serving = "" if self.serving is None else self.serving
         return (f"{self.as_of_ms}|{as_of}|{self.waiting}|{self.open_desks}|"
                 f"{self.mean_service_s!r}|{serving}")
@@ -90,9 +90,9 @@ class LiveLine:
 
 
 @lru_cache(maxsize=65536)
-def decode_line(line: str, raw: bytes) -> tuple[dict[str, Any], float | None, float, str]:
+def decode_line(line: str, raw: bytes) -> tuple[dict[str, Any], float | None, float, str, int]:
     """A stored line: (its `queue.lines` entry, the exact estimate, the mean service time,
-    as_of).
+    as_of, open desks).
 
     Cached by the stored bytes: a line is read by every request near its branch until the next
     report replaces it. The entry is shared between answers and must not be changed.
@@ -101,7 +101,7 @@ def decode_line(line: str, raw: bytes) -> tuple[dict[str, Any], float | None, fl
     waiting_, desks_, mean_ = int(waiting), int(desks), float(mean)
     wait = estimate_wait_min(waiting_, desks_, mean_, int(serving) if serving else None)
     return ({"line": line, "estimated_wait_min": None if wait is None else round(wait),
-             "waiting": waiting_, "open_desks": desks_}, wait, mean_, as_of)
+             "waiting": waiting_}, wait, mean_, as_of, desks_)
 
 
 @dataclass(frozen=True)
