@@ -98,7 +98,7 @@ def prepare(places: int) -> tuple[object, str, list[str]]:
         now = datetime.now(UTC)
         stamp = int(now.timestamp() * 1000)
         for start in range(0, len(rows), 250):
-            writes = [LineWrite(r.id, LiveLine(line, 5, 2, 240.0, stamp, 2), 3_600_000,
+            writes = [LineWrite(r.id, LiveLine(line, 5, 2, 240.0, stamp, 2), stamp + 3_600_000,
                                 hour_of_week(now, r.timezone), 5.0)
                       for r in rows[start:start + 250] for line in LINES]
             store.write(writes, flush_interval_s=3600)

@@ -161,7 +161,8 @@ def ingest_reports(session: Session, store: QueueStore, user_id: int,
                             float(line["mean_service_s"]), int(as_of.timestamp() * 1000),
                             line.get("serving"))
             writes.append(LineWrite(
-                branch.id, live, ttl_ms, hour_of_week(as_of, branch.timezone), live.estimate()))
+                branch.id, live, live.as_of_ms + ttl_s * 1000,
+                hour_of_week(as_of, branch.timezone), live.estimate()))
     _apply_ticket_reports(session, branches, reports, now, result)
     if writes:
         try:

@@ -96,7 +96,7 @@ def test_a_branch_not_bound_to_the_caller_is_403_and_nothing_is_stored(
         {"branch_id": branches["Q-1"], "as_of": _iso(_now()), "lines": [_line()]},
         {"branch_id": branches["Q-3"], "as_of": _iso(_now()), "lines": [_line()]}]})
     assert bulk.status_code == 403
-    assert queue_store.client.keys("nb:q:*") == []
+    assert queue_store.client.keys("nb:qb:*") == []
     # Other roles may not report at all; without a token it is 401.
     assert _put(client, auth_headers("cardholder"), branches["Q-1"], [_line()]).status_code == 403
     assert _put(client, auth_headers("maintainer"), branches["Q-1"], [_line()]).status_code == 403
@@ -121,7 +121,7 @@ def test_bad_values_are_400_problems_naming_the_field(client, system, branches, 
     assert response.status_code == 400
     assert response.content_type == PROBLEM
     assert field in [e["field"] for e in response.json["errors"]]
-    assert queue_store.client.keys("nb:q:*") == []
+    assert queue_store.client.keys("nb:qb:*") == []
 
 
 def test_a_report_from_the_future_is_400_and_changes_nothing(client, system, branches,
@@ -130,7 +130,7 @@ def test_a_report_from_the_future_is_400_and_changes_nothing(client, system, bra
                     as_of=_now() + timedelta(minutes=5))
     assert response.status_code == 400
     assert response.content_type == PROBLEM
-    assert queue_store.client.keys("nb:q:*") == []
+    assert queue_store.client.keys("nb:qb:*") == []
 
 
 def test_bulk_takes_up_to_1000_lines(client, system, branches, queue_store):
@@ -173,6 +173,24 @@ def test_live_state_expires_to_unknown(app, client, system, branches, queue_stor
                  as_of=_now() - timedelta(seconds=ttl + 1))
     assert stale.json["expired_on_arrival"] == 1
     assert _queue_of(_nearby(client), branches["Q-1"])["source"] == "unknown"
+
+
+def test_a_line_no_longer_reported_expires_while_the_others_stay_live(app, client, system,
+                                                                      branches, queue_store):
+    ttl = app.config["QUEUE_LIVE_TTL_SECONDS"]
+    old = _now() - timedelta(seconds=ttl) + timedelta(seconds=1.5)
+    _put(client, system, branches["Q-1"], [_line(), _line("cash", waiting=2)], as_of=old)
+    # The counter keeps reporting; the cash line falls silent.
+    _put(client, system, branches["Q-1"], [_line(waiting=4)])
+    before = _queue_of(_nearby(client), branches["Q-1"])
+    assert [line["line"] for line in before["lines"]] == ["counter", "cash"]
+    time.sleep(1.7)
+    after = _queue_of(_nearby(client), branches["Q-1"])
+    assert after["source"] == "live"
+    assert after["lines"] == [{"line": "counter", "waiting": 4,
+                               "estimated_wait_min": round(estimate_wait_min(4, 2, 240))}]
+    assert _nearby(client, line="cash")["features"][0]["properties"]["queue"][
+        "estimated_wait_min"] is None
 
 
 def test_typical_wait_by_hour_of_week_when_live_is_missing(session, client, system, branches,
