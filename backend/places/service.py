@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
@@ -88,6 +89,19 @@ class NearbyQuery:
     fee_free: bool | None = None
     repayment_only: bool = False
     cursor: str | None = None
+    # Branch queues (backend/queues): only branches whose line's estimated wait is at most this.
+    max_wait_min: float | None = None
+    queue_line: str = "counter"
+
+
+class PlaceExtras(Protocol):
+    """Data merged into nearby results from outside the places table (queues, say)."""
+
+    def keep(self, rows: Sequence[Any]) -> list[Any]:
+        """The rows that pass the extra filters, in the order given."""
+
+    def annotate(self, rows: Sequence[Any], features: list[dict[str, Any]]) -> None:
+        """Add properties to the page's features (rows and features pair up by index)."""
 
 
 @dataclass
@@ -101,13 +115,15 @@ class Page:
     def to_geojson(self) -> dict[str, Any]:
         """The page as an RFC 7946 FeatureCollection."""
         return {"type": "FeatureCollection", "features": self.features,
-                "count": len(self.features), "next_cursor": self.next_cursor}
+                "count": len(self.features), "next_cursor": self.next_cursor, **self.extra}
 
 
 def _filter_fingerprint(query: NearbyQuery) -> str:
     # A cursor only makes sense with the filters it was made for; coordinates are left out.
     parts = [query.kinds, query.services, query.accessibility, query.open_now, query.methods,
              query.fee_free, query.repayment_only]
+    if query.max_wait_min is not None:
+        parts += [query.max_wait_min, query.queue_line]
     return uuid.uuid5(uuid.NAMESPACE_OID, repr(parts)).hex[:12]
 
 
@@ -140,8 +156,11 @@ def _nearby_filters(query: NearbyQuery, params: dict[str, Any]) -> str:
     return "".join(f"\n  AND {c}" for c in clauses)
 
 
-def find_nearby_places(session: Session, query: NearbyQuery, now: datetime) -> Page:
+def find_nearby_places(session: Session, query: NearbyQuery, now: datetime,
+                       extras: PlaceExtras | None = None) -> Page:
     """Places within the radius, nearest first by geodesic distance, ties broken by id.
+
+    `extras` filters candidates further and adds properties to the page (branch queues).
 
     :raises InvalidCursor: for a cursor this search did not make.
     """
@@ -170,6 +189,8 @@ def find_nearby_places(session: Session, query: NearbyQuery, now: datetime) -> P
                     and _hours_status(row, now)["open_now"] is not query.open_now:
                 continue
             accepted.append(row)
+        if extras is not None:
+            accepted = extras.keep(accepted)
         accepted = accepted[:wanted]
         # Every unfetched row is at least `floor` metres away on the spheroid, so the cut is
         # exact once the last accepted row is nearer than that.
@@ -180,6 +201,8 @@ def find_nearby_places(session: Session, query: NearbyQuery, now: datetime) -> P
         k *= 4
     page, more = accepted[:query.limit], len(accepted) > query.limit
     features = [_feature(row, now) for row in page]
+    if extras is not None:
+        extras.annotate(page, features)
     next_cursor = None
     if more:
         last = page[-1]
