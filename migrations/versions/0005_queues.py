@@ -1,7 +1,7 @@
 """Queue diversion: the queue_system role, its branch bindings, typical waits, remote tickets.
 
 Revision ID: 0005_queues
-Revises: 0003
+Revises: 0004_privacy
 Create Date: 2026-12-01
 """
 
