@@ -30,6 +30,8 @@ PATH_PARAMETERS = {
     "offer_id": "Id of an offer, as `id` in an offer list.",
     "merchant_id": "Id of a merchant, as `id` in the reviewers' merchant list.",
     "batch_id": "Id of an upload batch, as `id` in the upload list.",
+    "branch_id": "Public id of a branch, as `id` in the branches' nearby search.",
+    "ticket_id": "Id of one of your tickets, as `id` in your ticket list.",
     "version": "A notice version, as `version` or `current_version` in a notice.",
 }
 

@@ -44,7 +44,11 @@ class BranchQueue(MethodView):
     @blp.arguments(schemas.LineQuerySchema, location="query")
     @blp.response(200, schemas.BranchQueueSchema)
     def get(self, args, branch_id):
-        """A branch's queue: every line, live or typical, or unknown."""
+        """A branch's queue: every line, live or typical, or unknown.
+
+        Public. Each line's estimated wait in minutes, how many wait, `as_of` and `source`
+        (`live`, `typical` for this hour of the week, or `unknown`).
+        """
         return service.branch_queue(db.session, _store(), branch_id, _now(), args["line"])
 
     @role_required("queue_system")
@@ -52,7 +56,11 @@ class BranchQueue(MethodView):
     @blp.response(200, schemas.ReportResultSchema)
     @blp.doc(security=[{"bearerAuth": []}])
     def put(self, report, branch_id):
-        """Report a branch's queue (queue systems bound to the branch)."""
+        """Report a branch's queue (queue systems bound to the branch).
+
+        Queue systems only. A report not newer than the one held is ignored; the answer can
+        carry the branch's ticket changes after `tickets_after`.
+        """
         tickets_after = report.pop("tickets_after", None)
         return _ingest([{**report, "branch_id": branch_id}], tickets_after)
 
@@ -64,7 +72,10 @@ class BulkQueueReports(MethodView):
     @blp.response(200, schemas.ReportResultSchema)
     @blp.doc(security=[{"bearerAuth": []}])
     def post(self, body):
-        """Report many branches' queues at once (up to 1,000 lines)."""
+        """Report many branches' queues at once (up to 1,000 lines).
+
+        Queue systems only. Every branch must be bound to the caller, or nothing is stored.
+        """
         return _ingest(body["reports"], body.get("tickets_after"))
 
 
@@ -75,7 +86,10 @@ class TicketChanges(MethodView):
     @blp.response(200, schemas.TicketChangesSchema)
     @blp.doc(security=[{"bearerAuth": []}])
     def get(self, args):
-        """New, cancelled and lapsed tickets of the caller's branches, after a change number."""
+        """New, cancelled and lapsed tickets of the caller's branches, after a change number.
+
+        Queue systems only. Page with `after` = the previous answer's `next_after`.
+        """
         return service.ticket_changes(db.session, _user_id(), args["after"], args["limit"],
                                       _now())
 
@@ -87,7 +101,11 @@ class BranchTickets(MethodView):
     @blp.response(201, schemas.TicketSchema)
     @blp.doc(security=[{"bearerAuth": []}])
     def post(self, args, branch_id):
-        """Take a remote ticket for a line (one active ticket per cardholder)."""
+        """Take a remote ticket for a line (one active ticket per cardholder).
+
+        Cardholders only, a few an hour. No position is sent or stored; the ticket lapses
+        unless checked in at the branch in time.
+        """
         config = current_app.config
         return service.take_ticket(db.session, _store(), _user_id(), branch_id, args["line"],
                                    _now(), config["QUEUE_TICKET_CHECK_IN_MINUTES"],
@@ -100,7 +118,10 @@ class MyTickets(MethodView):
     @blp.response(200, schemas.TicketListSchema)
     @blp.doc(security=[{"bearerAuth": []}])
     def get(self):
-        """My tickets of the last day with number, position and estimate, newest first."""
+        """My tickets of the last day with number, position and estimate, newest first.
+
+        Cardholders only.
+        """
         return {"tickets": service.my_tickets(db.session, _store(), _user_id(), _now())}
 
 
@@ -110,5 +131,8 @@ class MyTicket(MethodView):
     @blp.response(200, schemas.TicketSchema)
     @blp.doc(security=[{"bearerAuth": []}])
     def delete(self, ticket_id):
-        """Cancel my ticket."""
+        """Cancel my ticket.
+
+        Cardholders only, for their own active tickets.
+        """
         return service.cancel_ticket(db.session, _store(), _user_id(), ticket_id, _now())

@@ -104,7 +104,8 @@ class ReportResultSchema(ma.Schema):
 class TicketChangesQuerySchema(ma.Schema):
     after = fields.Integer(load_default=0, validate=validate.Range(min=0), metadata={
         "description": "`next_after` of the previous answer (0 the first time)."})
-    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000),
+                           metadata={"description": "Changes per answer, at most 1000."})
 
 
 class TicketChangesSchema(ma.Schema):
@@ -128,7 +129,10 @@ class BranchNearbyQuerySchema(PointQuerySchema):
 
 
 class LineQuerySchema(ma.Schema):
-    line = fields.String(load_default="counter", validate=validate.OneOf(LINES))
+    """Which service line's wait to headline."""
+
+    line = fields.String(load_default="counter", validate=validate.OneOf(LINES), metadata={
+        "description": "The line whose wait `estimated_wait_min` gives: " + ", ".join(LINES)})
 
 
 class BranchQueueSchema(ma.Schema):
