@@ -56,8 +56,20 @@ class Conflict(AppError):
     status, type, title = 409, PROBLEM_BASE + "conflict", "Conflict"
 
 
+class PayloadTooLarge(AppError):
+    status, type, title = 413, PROBLEM_BASE + "too-large", "Request body too large"
+
+
+class UriTooLong(AppError):
+    status, type, title = 414, PROBLEM_BASE + "too-long", "Query string too long"
+
+
+class UnsupportedMediaType(AppError):
+    status, type, title = 415, PROBLEM_BASE + "unsupported-media-type", "Unsupported media type"
+
+
 class ServiceUnavailable(AppError):
-    status, type, title = 503, "about:blank", "Service Unavailable"
+    status, type, title = 503, PROBLEM_BASE + "unavailable", "Service Unavailable"
 
     def __init__(self, detail: str, retry_after_s: int = 5) -> None:
         super().__init__(detail)

@@ -36,7 +36,16 @@ from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from backend.errors import FIELD_NAME, PROBLEM_BASE, AppError, BadRequest, field_error, problem
+from backend.errors import (
+    FIELD_NAME,
+    BadRequest,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    UriTooLong,
+    field_error,
+    problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +65,6 @@ _ESCAPE = re.compile(r"\\.", re.S)
 _STRING = re.compile(r'"[^"]*"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-class PayloadTooLarge(AppError):
-    status, type, title = 413, PROBLEM_BASE + "too-large", "Request body too large"
-
-
-class UriTooLong(AppError):
-    status, type, title = 414, PROBLEM_BASE + "too-long", "Query string too long"
-
-
-class UnsupportedMediaType(AppError):
-    status, type, title = 415, PROBLEM_BASE + "unsupported-media-type", "Unsupported media type"
-
-
-class ServiceUnavailable(AppError):
-    status, type, title = 503, PROBLEM_BASE + "unavailable", "Service Unavailable"
 
 
 def _named(name: str, otherwise: str) -> str:
