@@ -42,9 +42,12 @@ def create_app(config: Any = None) -> Flask:
     from backend.offers.routes import merchants_blp, offers_blp, review_blp
     from backend.places.routes import blp as places_blp
     from backend.privacy.routes import blp as privacy_blp
+    from backend.queues.routes import blp as queues_blp
+    from backend.queues.store import QueueStore
     from backend.uploads.routes import blp as uploads_blp
 
     init_auth(app)
+    QueueStore().init_app(app)
     api.register_blueprint(auth_blp)
     api.register_blueprint(places_blp)
     api.register_blueprint(me_blp)
@@ -54,6 +57,7 @@ def create_app(config: Any = None) -> Flask:
     api.register_blueprint(uploads_blp)
     api.register_blueprint(privacy_blp)
     app.register_blueprint(docs_blp)
+    api.register_blueprint(queues_blp)
     _register_operational_routes(app)
     register_cli(app)
     return app

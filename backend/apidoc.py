@@ -30,6 +30,9 @@ PATH_PARAMETERS = {
     "offer_id": "Id of an offer, as `id` in an offer list.",
     "merchant_id": "Id of a merchant, as `id` in the reviewers' merchant list.",
     "batch_id": "Id of an upload batch, as `id` in the upload list.",
+    "branch_id": "Public id of a branch, as `id` in the branches' nearby search.",
+    "ticket_id": "Id of one of your tickets, as `id` in your ticket list.",
+    "version": "A notice version, as `version` or `current_version` in a notice.",
 }
 
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds after which to try again.",
@@ -41,6 +44,7 @@ _DESCRIPTIONS = {
     404: "No such object, or not one of yours.",
     409: "The object's state does not allow this, or it changed meanwhile.",
     413: "The request body is larger than the configured limit.",
+    414: "The query string is longer than the configured limit (`MAX_QUERY_BYTES`).",
     415: "The request body is not of the declared content type.",
     429: "Too many requests from this address; wait for `Retry-After` seconds.",
     503: "A dependency (the database) cannot be reached; try again after `Retry-After`.",
@@ -89,7 +93,8 @@ class ContractPlugin(BasePlugin):
     def operation_helper(self, path=None, operations=None, **kwargs):
         for operation in (operations or {}).values():
             responses = operation.setdefault("responses", {})
-            wanted = [503]
+            # Every request's query string is checked for its length (backend/guards.py).
+            wanted = [414, 503]
             if "{" in (path or ""):
                 wanted.append(404)
             if "requestBody" in operation:

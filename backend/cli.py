@@ -18,6 +18,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(places_group)
     app.cli.add_command(uploads_group)
     app.cli.add_command(privacy_group)
+    app.cli.add_command(queue_group)
 
 
 @click.group("db")
@@ -207,3 +208,63 @@ def privacy_purge(log_dirs: tuple[Path, ...]) -> None:
     report = purge(db.session, datetime.now(UTC), log_folders=log_dirs)
     for line in report.lines():
         click.echo(line)
+@click.group("queue")
+def queue_group() -> None:
+    """Branch queues: queue-system accounts, the simulator, typical waits."""
+
+
+@queue_group.command("bind")
+@click.argument("email")
+@click.argument("branches", nargs=-1, required=True)
+def queue_bind(email: str, branches: tuple[str, ...]) -> None:
+    """Let a queue_system account report for BRANCHES (public ids or external ids)."""
+    from backend.accounts.service import find_user_by_email
+    from backend.errors import AppError
+    from backend.queues.service import bind_branches
+
+    user = find_user_by_email(db.session, email)
+    if user is None:
+        raise click.ClickException(f"No account {email} (flask users create --role "
+                                   "queue_system first).")
+    try:
+        names = bind_branches(db.session, user.id, branches)
+    except AppError as exc:
+        raise click.ClickException(exc.detail or exc.title) from None
+    click.echo(f"{email} reports for: " + ", ".join(names))
+
+
+@queue_group.command("simulate")
+@click.option("--seed", default=1, show_default=True, help="The same seed gives the same day.")
+@click.option("--start", default="11:00", show_default=True,
+              help="Simulated local time of day at launch (branches are busy then).")
+@click.option("--speed", default=1.0, show_default=True,
+              help="Simulated seconds per real second.")
+@click.option("--interval", default=15.0, show_default=True, help="Seconds between reports.")
+@click.option("--duration", default=0.0, show_default=True,
+              help="Real seconds to run; 0 runs until stopped.")
+@click.option("--account", default="queue-simulator@example.com", show_default=True,
+              help="The queue_system account it reports as (created and bound if missing).")
+@click.option("--source", default="nearbank-sample", show_default=True,
+              help="Report for the active branches of this data source ('' for all).")
+@click.option("--ready-file", type=click.Path(dir_okay=False), default=None,
+              help="Create this file once the first reports are stored.")
+def queue_simulate(seed: int, start: str, speed: float, interval: float, duration: float,
+                   account: str, source: str, ready_file: str | None) -> None:
+    """Feed branches with simulated queues (arrivals, service, desks), as a queue system."""
+    from backend.queues.feed import run_feed, simulator_account
+    from backend.queues.simulator import SampleFeed
+
+    user_id = simulator_account(db.session, account, source or None)
+    run_feed(db.session, current_app.extensions["queue_store"], user_id,
+             SampleFeed(seed, start, speed), interval, duration,
+             current_app.config["QUEUE_LIVE_TTL_SECONDS"], echo=click.echo,
+             ready_file=Path(ready_file) if ready_file else None)
+
+
+@queue_group.command("flush")
+def queue_flush() -> None:
+    """Move the typical-wait sums gathered in Redis to PostgreSQL now (else once a minute)."""
+    from backend.queues.service import flush_aggregates
+
+    rows = flush_aggregates(db.session, current_app.extensions["queue_store"])
+    click.echo(f"typical waits updated: {rows} branch line hours")

@@ -53,7 +53,8 @@ class Config:
         self.DATABASE_OWNER_URL = normalise_database_url(owner) if owner else None
         # Rate-limit counts live in Redis so that a limit holds across workers, restarts and
         # hosts. Without REDIS_URL they stay in each process (one process only: tests, a shell).
-        self.RATELIMIT_STORAGE_URI = limits_storage_uri(os.environ.get("REDIS_URL"))
+        self.REDIS_URL = os.environ.get("REDIS_URL")
+        self.RATELIMIT_STORAGE_URI = limits_storage_uri(self.REDIS_URL)
         self.RATELIMIT_STORAGE_OPTIONS = (
             {"socket_timeout": 2, "socket_connect_timeout": 2}
             if self.RATELIMIT_STORAGE_URI != "memory://" else {})
@@ -87,6 +88,13 @@ class Config:
         self.GEOCODER_USER_AGENT = os.environ.get("GEOCODER_USER_AGENT", "nearbank-geocoder")
         self.GEOCODER_MIN_DELAY_SECONDS = float(os.environ.get("GEOCODER_MIN_DELAY_SECONDS", 1.0))
         self.GEOCODER_TIMEOUT_SECONDS = float(os.environ.get("GEOCODER_TIMEOUT_SECONDS", 10))
+        # Branch queues (docs/queues.md): a line's live state expires this long after its
+        # report's as_of; soonest_served converts distance to walking time at this pace.
+        self.QUEUE_LIVE_TTL_SECONDS = int(os.environ.get("QUEUE_LIVE_TTL_SECONDS", 300))
+        self.QUEUE_WALKING_PACE_M_S = float(os.environ.get("QUEUE_WALKING_PACE_M_S", 1.3))
+        self.QUEUE_TICKET_CHECK_IN_MINUTES = int(os.environ.get("QUEUE_TICKET_CHECK_IN_MINUTES",
+                                                                45))
+        self.QUEUE_TICKETS_PER_HOUR = int(os.environ.get("QUEUE_TICKETS_PER_HOUR", 5))
         self.API_TITLE = "Nearbank API"
         self.API_VERSION = "v1"
         self.OPENAPI_VERSION = "3.1.0"
@@ -109,10 +117,13 @@ class Config:
 class TestConfig(Config):
     """Settings for the test suite: a fixed secret and short, predictable lifetimes."""
 
-    def __init__(self, database_url: str | None = None) -> None:
+    def __init__(self, database_url: str | None = None, redis_url: str | None = None) -> None:
         super().__init__()
         if database_url:
             self.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)
+        if redis_url:
+            # Live queue state only: rate-limit counts stay as the environment says.
+            self.REDIS_URL = redis_url
         self.TESTING = True
         self.JWT_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
         self.AUTH_RATE_LIMIT = "10000 per minute"

@@ -56,6 +56,34 @@ class Conflict(AppError):
     status, type, title = 409, PROBLEM_BASE + "conflict", "Conflict"
 
 
+class PayloadTooLarge(AppError):
+    status, type, title = 413, PROBLEM_BASE + "too-large", "Request body too large"
+
+
+class UriTooLong(AppError):
+    status, type, title = 414, PROBLEM_BASE + "too-long", "Query string too long"
+
+
+class UnsupportedMediaType(AppError):
+    status, type, title = 415, PROBLEM_BASE + "unsupported-media-type", "Unsupported media type"
+
+
+class ServiceUnavailable(AppError):
+    status, type, title = 503, PROBLEM_BASE + "unavailable", "Service Unavailable"
+
+    def __init__(self, detail: str, retry_after_s: int = 5) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class TooManyRequests(AppError):
+    status, type, title = 429, PROBLEM_BASE + "rate-limited", "Too many requests"
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(max(1, retry_after_s))}
+
+
 def field_error(field: str, message: str, location: str | None = None) -> dict:
     """One entry of a problem's `errors` list."""
     entry = {"field": field, "message": message}
@@ -155,8 +183,10 @@ def register_error_handlers(app: Flask, api: ProblemApi) -> None:
 
     @app.errorhandler(AppError)
     def _app_error(error: AppError) -> Response:
-        return problem(error.status, error.title, error.detail, error.type, error.errors,
-                       **error.extra)
+        response = problem(error.status, error.title, error.detail, error.type, error.errors,
+                           **error.extra)
+        response.headers.update(getattr(error, "headers", {}))
+        return response
 
     @app.errorhandler(StaleDataError)
     def _changed_meanwhile(error: StaleDataError) -> Response:

@@ -8,9 +8,6 @@ from flask.globals import request_ctx
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from webargs.flaskparser import FlaskParser
-from webargs.multidictproxy import MultiDictProxy
-from werkzeug.datastructures import CombinedMultiDict
 
 from backend.db import Database
 from backend.errors import ProblemApi
@@ -67,12 +64,6 @@ def auth_rate_limit() -> str:
 class _Parser(StrictParser):
     # Invalid input is a 400 with a problem+json body (see ProblemApi), also in the OpenAPI.
     DEFAULT_VALIDATION_STATUS = 400
-    # `multipart`: the fields and the files of one multipart/form-data body, read with one
-    # schema, so that OpenAPI 3 documents them as one requestBody (uploads).
-    __location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}
-
-    def load_multipart(self, req, schema):
-        return MultiDictProxy(CombinedMultiDict([req.form, req.files]), schema)
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -32,9 +32,20 @@ from flask import Flask, Response, current_app, request
 from sqlalchemy import exc as sa_exc
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
+from webargs.multidictproxy import MultiDictProxy
+from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from backend.errors import FIELD_NAME, PROBLEM_BASE, AppError, BadRequest, field_error, problem
+from backend.errors import (
+    FIELD_NAME,
+    BadRequest,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    UriTooLong,
+    field_error,
+    problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,22 +65,6 @@ _ESCAPE = re.compile(r"\\.", re.S)
 _STRING = re.compile(r'"[^"]*"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-class PayloadTooLarge(AppError):
-    status, type, title = 413, PROBLEM_BASE + "too-large", "Request body too large"
-
-
-class UriTooLong(AppError):
-    status, type, title = 414, PROBLEM_BASE + "too-long", "Query string too long"
-
-
-class UnsupportedMediaType(AppError):
-    status, type, title = 415, PROBLEM_BASE + "unsupported-media-type", "Unsupported media type"
-
-
-class ServiceUnavailable(AppError):
-    status, type, title = 503, PROBLEM_BASE + "unavailable", "Service Unavailable"
 
 
 def _named(name: str, otherwise: str) -> str:
@@ -208,6 +203,15 @@ def load_json_body(raw: bytes) -> Any:
 
 class StrictParser(FlaskParser):
     """webargs' Flask parser with the checks above on every location a schema reads."""
+
+    # `multipart`: the fields and the files of one multipart/form-data body, read with one
+    # schema, so that OpenAPI 3 documents them as one requestBody (uploads).
+    __location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}
+
+    def load_multipart(self, req, schema):
+        self.load_form(req, schema)  # the form's and the files' checks
+        self.load_files(req, schema)
+        return MultiDictProxy(CombinedMultiDict([req.form, req.files]), schema)
 
     def _raw_load_json(self, req):
         data = req.get_data(cache=True)

@@ -8,4 +8,5 @@ def import_all_models() -> None:
     from backend.offers import models as _offers  # noqa: F401
     from backend.places import models as _places  # noqa: F401
     from backend.privacy import models as _privacy  # noqa: F401
+    from backend.queues import models as _queues  # noqa: F401
     from backend.uploads import models as _uploads  # noqa: F401

@@ -1,8 +1,9 @@
 """A private Redis in a folder of ours, for `make run` and the tests, like the private cluster.
 
 It listens on a Unix socket only (no TCP port), mode 0700 in a 0700 folder, so only our own user
-reaches it. It holds rate-limit counts and nothing that must survive a restart: no snapshots, no
-append-only file (a restart forgets the counts of the current minute, nothing else).
+reaches it. It holds rate-limit counts and branches' live queue state, nothing that must survive
+a restart: no snapshots, no append-only file (a restart forgets the counts of the current minute,
+the queues until their systems' next reports, and at most a minute of typical-wait sums).
 """
 
 from __future__ import annotations

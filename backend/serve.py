@@ -1,4 +1,5 @@
-"""`make run`: database, Redis, schema, sample data, demo users, then gunicorn behind nginx.
+"""`make run`: database, Redis, schema, sample data, demo users, then gunicorn behind nginx and
+the queue simulator reporting live waits for the sample branches.
 
 When DATABASE_URL / REDIS_URL are not set, a private PostGIS cluster and a private Redis are
 created (first run) or started (later runs) under var/. Everything is idempotent: a second run
@@ -143,8 +144,43 @@ def wait_for_unix_socket(sock: Path, proc: subprocess.Popen, timeout: float = 60
             time.sleep(0.1)
 
 
+def start_queue_simulator(run_dir: Path) -> subprocess.Popen | None:
+    """`flask queue simulate` in the background, so branches show live waits (QUEUE_SIMULATOR=0
+    turns it off: a real queue system then reports through the API)."""
+    if os.environ.get("QUEUE_SIMULATOR", "1") == "0":
+        return None
+    ready = run_dir / "queue-simulator.ready"
+    ready.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "backend.wsgi", "queue",
+                             "simulate", "--seed", os.environ.get("QUEUE_SIMULATOR_SEED", "1"),
+                             "--ready-file", str(ready)], cwd=ROOT)
+    pidfile = run_dir / "queue-simulator.pid"
+    pidfile.unlink(missing_ok=True)
+    write_private_file(pidfile, str(proc.pid))
+    # Serve once the first waits are stored, so the first request already shows them.
+    deadline = time.monotonic() + 60
+    while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not ready.exists():
+        print("the queue simulator has not reported yet; waits show as unknown until it does",
+              file=sys.stderr)
+    return proc
+
+
+def _stop_child(proc: subprocess.Popen | None, timeout: float = 30) -> None:
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def serve() -> int:
-    """Start gunicorn and the front, stay until Ctrl-C / SIGTERM, then stop both."""
+    """Start gunicorn, the front and the queue simulator; stay until Ctrl-C / SIGTERM."""
     from backend.frontproxy import FrontSettings, start_front, stop_front
 
     var = var_dir()
@@ -154,8 +190,9 @@ def serve() -> int:
     signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     gunicorn, sock = start_gunicorn(run_dir)
-    front = None
+    front = simulator = None
     try:
+        simulator = start_queue_simulator(run_dir)
         settings = FrontSettings.from_env(var / "front", [sock])
         front = start_front(settings)
         (run_dir / "serve.pid").unlink(missing_ok=True)
@@ -168,6 +205,9 @@ def serve() -> int:
     finally:
         if front is not None:
             stop_front(var / "front", front)
+        _stop_child(simulator)
+        (run_dir / "queue-simulator.pid").unlink(missing_ok=True)
+        (run_dir / "queue-simulator.ready").unlink(missing_ok=True)
         if gunicorn.poll() is None:
             gunicorn.terminate()
         try:
@@ -216,6 +256,8 @@ def stop() -> None:
         stopped.append("front")
     if _signal_pidfile(var / "run" / "gunicorn.pid", signal.SIGTERM):
         stopped.append("gunicorn")
+    if _signal_pidfile(var / "run" / "queue-simulator.pid", signal.SIGTERM):
+        stopped.append("queue simulator")
     if stop_redis(var / "redis"):
         stopped.append("Redis")
     if (var / "pgdata").exists() and stop_cluster(var / "pgdata"):

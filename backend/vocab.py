@@ -31,7 +31,7 @@ ACCESSIBILITY = (
 REPAYMENT_METHODS = ("cash", "cheque", "debit_card", "bank_transfer")
 REPAYMENT_POSTING = ("instant", "same_day", "next_business_day", "two_business_days")
 
-ROLES = ("cardholder", "maintainer", "merchant", "reviewer", "admin")
+ROLES = ("cardholder", "maintainer", "merchant", "reviewer", "admin", "queue_system")
 CARD_TIERS = ("classic", "gold", "platinum")
 
 # Offer and merchant categories (our own list); a cardholder opts in to some of them.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -57,9 +58,29 @@ def app_database_url(database_urls):
 
 
 @pytest.fixture(scope="session")
-def app(app_database_url):
-    """The Flask app bound to the test database as the app role."""
-    return create_app(TestConfig(app_database_url))
+def redis_url():
+    """A private Redis on a Unix socket in a scratch folder, for the session."""
+    from backend.rediscluster import ensure_redis, stop_redis
+
+    folder = Path(tempfile.mkdtemp(prefix="nearbank-redis-"))
+    url = ensure_redis(folder / "redis")
+    yield url
+    stop_redis(folder / "redis")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def app(app_database_url, redis_url):
+    """The Flask app bound to the test database as the app role, live queues in Redis."""
+    return create_app(TestConfig(app_database_url, redis_url))
+
+
+@pytest.fixture
+def queue_store(app):
+    """The app's live queue store, emptied for the test."""
+    store = app.extensions["queue_store"]
+    store.client.flushdb()
+    return store
 
 
 @pytest.fixture

@@ -104,6 +104,17 @@ def test_make_run_serves_the_readme_walkthrough_and_second_run_reuses(scratch):
     assert repay["count"] >= 1
     assert all("cash" in f["properties"]["repayment"]["methods"] and f["properties"]["open_now"]
                for f in repay["features"])
+    # Live waits from the queue simulator, the soonest-served order with its reasons, a ticket.
+    assert all(f["properties"]["queue"]["source"] == "live"
+               and f["properties"]["queue"]["estimated_wait_min"] is not None
+               for f in branches["features"])
+    soonest, mine, cancelled = documents[4:7]
+    assert soonest["count"] == 3
+    assert soonest["order"]["by"] == "soonest_served"
+    assert all(f["properties"]["soonest_served"]["why"] for f in soonest["features"])
+    ticket = mine["tickets"][0]
+    assert ticket["label"].startswith("C") and ticket["status"] == "waiting"
+    assert cancelled["id"] == ticket["id"] and cancelled["status"] == "cancelled"
 
     assert "sample data data/branches/sample.csv: loaded: 400 inserted" in first
     assert "cardholder@example.com" in first
@@ -116,7 +127,7 @@ def test_make_run_serves_the_readme_walkthrough_and_second_run_reuses(scratch):
     flask = str(Path(sys.executable).with_name("flask"))
     listing = _run(scratch, flask, "--help")
     assert listing.returncode == 0, listing.stderr
-    for group in ("db", "users", "places", "uploads"):
+    for group in ("db", "users", "places", "uploads", "queue"):
         assert re.search(rf"^  {group} ", listing.stdout, re.M), listing.stdout
     created = _run(scratch, flask, "users", "create", "--email", "ops@example.com", "--role",
                    "maintainer", "--password", "a long enough password 1")

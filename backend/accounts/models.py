@@ -24,12 +24,14 @@ from backend.db import Base
 
 
 class User(Base):
-    """A person who signs in: cardholder, maintainer, merchant, reviewer or admin."""
+    """A person or machine that signs in: cardholder, maintainer, merchant, reviewer, admin or
+    queue_system (a branch's queue-management system)."""
 
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint(
-            "role IN ('cardholder', 'maintainer', 'merchant', 'reviewer', 'admin')",
+            "role IN ('cardholder', 'maintainer', 'merchant', 'reviewer', 'admin', "
+            "'queue_system')",
             name="ck_users_role",
         ),
         CheckConstraint(

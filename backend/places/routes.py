@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
-from flask import Response
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 
 from backend.accounts.auth import role_required
 from backend.extensions import Blueprint, db
 from backend.places import schemas, service
+from backend.queues import service as queues
+from backend.queues.schemas import BranchNearbyQuerySchema
 
 blp = Blueprint("places", __name__, url_prefix="/api/v1",
                 description="Branches, ATMs, partner outlets and where to repay a card.")
@@ -55,15 +57,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _nearby(args: dict, **overrides) -> Response:
-    query = service.NearbyQuery(
+def _nearby_query(args: dict, **overrides) -> service.NearbyQuery:
+    return service.NearbyQuery(
         lat=args["lat"], lon=args["lon"], radius_m=args["radius_m"], limit=args["limit"],
         kinds=overrides.get("kinds", (args["kind"],) if args.get("kind") else ()),
         services=args.get("services", ()), accessibility=args.get("accessibility", ()),
         open_now=args.get("open_now"), methods=args.get("method", ()),
         fee_free=args.get("fee_free"), repayment_only=overrides.get("repayment_only", False),
-        cursor=args.get("cursor"),
+        cursor=args.get("cursor"), max_wait_min=args.get("max_wait_min"),
+        queue_line=args.get("line", "counter"),
     )
+
+
+def _nearby(args: dict, **overrides) -> Response:
+    query = _nearby_query(args, **overrides)
     # The hot path: a pooled psycopg connection in autocommit mode (one round trip, a prepared
     # statement), and the document encoded by orjson straight into the response: the schema in
     # @blp.response documents it, flask-smorest passes a Response through without dumping.
@@ -79,16 +86,21 @@ def json_response(document: dict) -> Response:
 
 @blp.route("/branches/nearby")
 class NearbyBranches(MethodView):
-    @blp.arguments(schemas.POINT_QUERY, location="query")
+    @blp.arguments(BranchNearbyQuerySchema, location="query")
     @blp.response(200, schemas.FeatureCollectionSchema, example=NEARBY_EXAMPLE)
     def get(self, args):
-        """Nearest branches, nearest first.
+        """Nearest branches with their queues, nearest first or soonest served.
 
         Public. A GeoJSON FeatureCollection of branches within `radius_m` of the point, each
-        with `distance_m`, `bearing_deg` and, where hours are known, `open_now` and the next
-        change. The position is used for this answer only and never stored or logged.
+        with `distance_m`, `bearing_deg`, `queue` (estimated waits per line, live or typical)
+        and, where hours are known, `open_now` and the next change. `order=soonest_served`
+        ranks by walking time plus the wait. The position is used for this answer only and
+        never stored or logged.
         """
-        return _nearby(args, kinds=("branch",))
+        return queues.find_branches_nearby(
+            db.session, current_app.extensions["queue_store"],
+            _nearby_query(args, kinds=("branch",)), args.get("at") or _now(), args["order"],
+            current_app.config["QUEUE_WALKING_PACE_M_S"]).to_geojson()
 
 
 @blp.route("/atms/nearby")

@@ -185,6 +185,9 @@ class FeatureCollectionSchema(ma.Schema):
     features = fields.List(fields.Dict())
     next_cursor = fields.String(allow_none=True)
     count = fields.Integer()
+    order = fields.Dict(metadata={
+        "description": "With order=soonest_served: the line ranked, the walking pace used, and "
+                       "whether the ranking is exact."})
 
 
 class FeatureSchema(ma.Schema):

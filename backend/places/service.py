@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -97,6 +98,19 @@ class NearbyQuery:
     fee_free: bool | None = None
     repayment_only: bool = False
     cursor: str | None = None
+    # Branch queues (backend/queues): only branches whose line's estimated wait is at most this.
+    max_wait_min: float | None = None
+    queue_line: str = "counter"
+
+
+class PlaceExtras(Protocol):
+    """Data merged into nearby results from outside the places table (queues, say)."""
+
+    def keep(self, rows: Sequence[Any]) -> list[Any]:
+        """The rows that pass the extra filters, in the order given."""
+
+    def annotate(self, rows: Sequence[Any], features: list[dict[str, Any]]) -> None:
+        """Add properties to the page's features (rows and features pair up by index)."""
 
 
 @dataclass
@@ -110,13 +124,16 @@ class Page:
     def to_geojson(self) -> dict[str, Any]:
         """The page as an RFC 7946 FeatureCollection."""
         return {"type": "FeatureCollection", "features": self.features,
-                "count": len(self.features), "next_cursor": self.next_cursor}
+                "count": len(self.features), "next_cursor": self.next_cursor, **self.extra}
 
 
 def _filter_fingerprint(query: NearbyQuery) -> str:
     # A cursor only makes sense with the filters it was made for; coordinates are left out.
+    extra: tuple[Any, ...] = ()
+    if query.max_wait_min is not None:
+        extra = (query.max_wait_min, query.queue_line)
     return _fingerprint(query.kinds, query.services, query.accessibility, query.open_now,
-                        query.methods, query.fee_free, query.repayment_only)
+                        query.methods, query.fee_free, query.repayment_only, *extra)
 
 
 @lru_cache(maxsize=1024)
@@ -154,12 +171,13 @@ def _nearby_filters(query: NearbyQuery, params: dict[str, Any]) -> str:
 
 
 def find_nearby_places(source: Session | psycopg.Connection, query: NearbyQuery,
-                       now: datetime) -> Page:
+                       now: datetime, extras: PlaceExtras | None = None) -> Page:
     """Places within the radius, nearest first by geodesic distance, ties broken by id.
 
     `source` is a psycopg connection in autocommit mode (the endpoints' hot path: one round
     trip, a prepared statement) or a SQLAlchemy session (inside its transaction, a savepoint
-    around each statement).
+    around each statement). `extras` filters candidates further and adds properties to the
+    page (branch queues); it sees the rows by column name (NamedRow).
 
     :raises InvalidCursor: for a cursor this search did not make.
     """
@@ -190,6 +208,8 @@ def find_nearby_places(source: Session | psycopg.Connection, query: NearbyQuery,
         if query.open_now is not None:
             ordered = [row for row in ordered
                        if _hours_status(row, minute)["open_now"] is query.open_now]
+        if extras is not None:
+            ordered = [named.row for named in extras.keep([NamedRow(r) for r in ordered])]
         accepted = ordered[:wanted]
         # Every unfetched row is at least `floor` metres away on the spheroid, so the cut is
         # exact once the last accepted row is nearer than that.
@@ -200,12 +220,33 @@ def find_nearby_places(source: Session | psycopg.Connection, query: NearbyQuery,
         k *= 4
     page, more = accepted[:query.limit], len(accepted) > query.limit
     features = [_feature(row, now, minute) for row in page]
+    if extras is not None:
+        extras.annotate([NamedRow(row) for row in page], features)
     next_cursor = None
     if more:
         last = page[-1]
         next_cursor = encode_cursor(AfterDistance(d=float(last[R_DISTANCE]), i=last[R_ID],
                                                   f=_filter_fingerprint(query)))
     return Page(features, next_cursor)
+
+
+_COLUMN_INDEX = {name: index for index, name in enumerate((
+    "id", "public_id", "kind", "name", "brand", "street", "locality", "region", "postcode",
+    "country", "timezone", "opening_hours", "services", "accessibility", "repayment_methods",
+    "repayment_fee", "repayment_fee_currency", "repayment_posting", "repayment_cutoff", "phone",
+    "status", "last_verified_at", "lat", "lon", "distance_m", "bearing_deg", "sphere_m"))}
+
+
+class NamedRow:
+    """A nearby row (a tuple) read by column name, for code outside the hot path."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row: Any) -> None:
+        self.row = row
+
+    def __getitem__(self, name: str) -> Any:
+        return self.row[_COLUMN_INDEX[name]]
 
 
 def _exact_order(row: Any) -> tuple[float, int]:

@@ -44,7 +44,11 @@ def _today():
 class CurrentPromotionsNotice(MethodView):
     @blp.response(200, NoticeSchema)
     def get(self):
-        """The promotions notice in force: show it, then send its version with the choice."""
+        """The promotions notice in force: show it, then send its version with the choice.
+
+        Public. The text in English and Simplified Chinese; a client shows it before asking for
+        consent and sends `version` as `policy_version` when promotions are turned on.
+        """
         current = notices.current_notice(db.session, notices.PROMOTIONS, _today())
         return notices.notice_json(current, current.version)
 
@@ -54,5 +58,9 @@ class PromotionsNoticeVersion(MethodView):
     @blp.response(200, NoticeSchema)
     @blp.alt_response(404, description="No notice has this version.")
     def get(self, version):
-        """One version of the promotions notice, current or earlier (what someone agreed to)."""
+        """One version of the promotions notice, current or earlier (what someone agreed to).
+
+        Public. Published versions never change, so a ledger entry's version can always be
+        shown as it was.
+        """
         return notices.get_notice(db.session, notices.PROMOTIONS, version, _today())

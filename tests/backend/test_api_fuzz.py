@@ -244,7 +244,8 @@ def world(fuzz_app) -> World:
 
     as_cardholder = {"Authorization": f"Bearer {w.token('cardholder')}"}
     _check(client.put("/api/v1/me/consent", headers=as_cardholder,
-                      json={"promotions_enabled": True, "categories": ["cafes"]}))
+                      json={"promotions_enabled": True, "categories": ["cafes"],
+                            "policy_version": "2026-11"}))
 
     as_maintainer = {"Authorization": f"Bearer {w.token('maintainer')}"}
     for source in ("fuzz-applied", "fuzz-pending", "fuzz-pending-2"):

@@ -1,0 +1,1 @@
+"""Queue diversion: live and typical waits at branches, soonest-served ranking, remote tickets."""

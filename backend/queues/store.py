@@ -1,0 +1,227 @@
+"""Live queue state in Redis: one key per branch, each line expiring when its system is silent.
+
+A branch's key is `nb:qb:{place id}` and holds its lines, `;`-separated, each
+`{line}|{as_of ms}|{expires ms}|{as_of}|{waiting}|{open desks}|{mean service s}|{serving}`. A line
+expires QUEUE_LIVE_TTL_SECONDS after the report's own `as_of` (readers skip it from then on) and
+the key when its last line does, so a silent system's branch turns to "unknown" (or typical)
+instead of showing an old number. A line whose `as_of` is not newer than the one held is ignored,
+inside one Lua script: concurrent or repeated reports are safe. One key per branch keeps a
+page's read to one MGET of 20 keys, not 80.
+
+Accepted reports also add to per-hour-of-week sums in Redis hashes, which `flush_aggregates`
+moves to PostgreSQL (table queue_typical) at most once a minute.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import redis
+from flask import Flask
+
+from backend.queues.estimate import estimate_wait_min
+
+PREFIX = "nb:qb:"
+AGG_COUNT, AGG_WAIT, AGG_WAITING = "nb:qagg:n", "nb:qagg:w", "nb:qagg:q"
+FLUSH_LOCK = "nb:qagg:lock"
+
+# KEYS: m branch keys, then the three aggregate hashes and the flush lock.
+# ARGV: per branch its number of lines k, then per line (line, as_of ms, expires ms, entry,
+# aggregate field, wait minutes or "", waiting); last the flush interval in seconds.
+# Returns a flag per line (1 stored, 0 not newer), then 1 when a flush is due.
+_STORE_LINES = """
+local m = #KEYS - 4
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local order = {'counter', 'cash', 'advisor', 'priority'}
+local flags = {}
+local a = 1
+for i = 1, m do
+  local held = {}
+  local old = redis.call('GET', KEYS[i])
+  if old then
+    for entry in string.gmatch(old, '[^;]+') do
+      local line, ms, exp = string.match(entry, '^([^|]+)|(%d+)|(%d+)|')
+      if line then held[line] = {tonumber(ms), tonumber(exp), entry} end
+    end
+  end
+  local k = tonumber(ARGV[a]); a = a + 1
+  for j = 1, k do
+    local line, ms, exp = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    local h = held[line]
+    if h == nil or h[2] <= now or h[1] < ms then
+      held[line] = {ms, exp, ARGV[a + 3]}
+      if ARGV[a + 5] ~= '' then
+        redis.call('HINCRBY', KEYS[m + 1], ARGV[a + 4], 1)
+        redis.call('HINCRBYFLOAT', KEYS[m + 2], ARGV[a + 4], ARGV[a + 5])
+        redis.call('HINCRBYFLOAT', KEYS[m + 3], ARGV[a + 4], ARGV[a + 6])
+      end
+      flags[#flags + 1] = 1
+    else
+      flags[#flags + 1] = 0
+    end
+    a = a + 7
+  end
+  local parts, last = {}, 0
+  for _, line in ipairs(order) do
+    local h = held[line]
+    if h and h[2] > now then
+      parts[#parts + 1] = h[3]
+      if h[2] > last then last = h[2] end
+    end
+  end
+  if #parts > 0 then
+    redis.call('SET', KEYS[i], table.concat(parts, ';'), 'PX', last - now)
+  else
+    redis.call('DEL', KEYS[i])
+  end
+end
+local due = redis.call('SET', KEYS[m + 4], '1', 'NX', 'EX', ARGV[a])
+flags[#flags + 1] = due and 1 or 0
+return flags
+"""
+
+
+def branch_key(place_id: int) -> str:
+    return f"{PREFIX}{place_id}"
+
+
+@dataclass(frozen=True)
+class LiveLine:
+    """One line's last report."""
+
+    line: str
+    waiting: int
+    open_desks: int
+    mean_service_s: float
+    as_of_ms: int
+    serving: int | None = None
+
+    def encode(self, expires_ms: int) -> str:
+        # Plain fields joined by "|" (line, as_of and expiry in ms first, for the script, then
+        # as_of in ISO 8601): reading a page of lines must cost microseconds, not JSON parsing.
+        as_of = datetime.fromtimestamp(self.as_of_ms // 1000, UTC).isoformat()
+        serving = "" if self.serving is None else self.serving
+        return (f"{self.line}|{self.as_of_ms}|{expires_ms}|{as_of}|{self.waiting}|"
+                f"{self.open_desks}|{self.mean_service_s!r}|{serving}")
+
+    def estimate(self) -> float | None:
+        """The estimated wait in minutes (see estimate_wait_min)."""
+        return estimate_wait_min(self.waiting, self.open_desks, self.mean_service_s,
+                                 self.serving)
+
+
+@lru_cache(maxsize=65536)
+def decode_line(raw: str) -> tuple[str, int, tuple[dict[str, Any], float | None, float, str, int]]:
+    """A stored line: (line, expiry in ms, (its `queue.lines` entry, the exact estimate, the
+    mean service time, as_of, open desks)).
+
+    Cached by the stored bytes: a line is read by every request near its branch until the next
+    report replaces it. The entry is shared between answers and must not be changed.
+    """
+    line, _, expires, as_of, waiting, desks, mean, serving = raw.split("|")
+    waiting_, desks_, mean_ = int(waiting), int(desks), float(mean)
+    wait = estimate_wait_min(waiting_, desks_, mean_, int(serving) if serving else None)
+    return line, int(expires), ({"line": line,
+                                 "estimated_wait_min": None if wait is None else round(wait),
+                                 "waiting": waiting_}, wait, mean_, as_of, desks_)
+
+
+@dataclass(frozen=True)
+class LineWrite:
+    """One line to store: its report, time-to-live, and what it adds to the typical sums."""
+
+    place_id: int
+    live: LiveLine
+    expires_ms: int
+    hour_of_week: int
+    wait_min: float | None
+
+
+class QueueStore:
+    """The Redis client of live queue state (REDIS_URL); None-safe when no Redis is set."""
+
+    def __init__(self) -> None:
+        self.client: redis.Redis | None = None
+        self._script: Any = None
+
+    def init_app(self, app: Flask) -> None:
+        self.bind(app.config.get("REDIS_URL"))
+        app.extensions["queue_store"] = self
+
+    def bind(self, url: str | None) -> None:
+        """Point the store at a Redis (or at none)."""
+        if not url:
+            self.client, self._script = None, None
+            return
+        # Short timeouts: a hung Redis must not hold a nearby request; the answer then says
+        # "unknown" (see read_live).
+        self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._script = self.client.register_script(_STORE_LINES)
+
+    def write(self, writes: list[LineWrite], flush_interval_s: int = 60) -> tuple[list[bool], bool]:
+        """Store lines newer than held ones; (accepted flags, whether a flush is due).
+
+        :raises redis.RedisError: when Redis cannot be reached.
+        """
+        if self.client is None:
+            raise redis.ConnectionError("no Redis is configured (REDIS_URL)")
+        by_branch: dict[int, list[int]] = {}
+        for index, w in enumerate(writes):
+            by_branch.setdefault(w.place_id, []).append(index)
+        keys, args, order = [], [], []
+        for place_id, indexes in by_branch.items():
+            keys.append(branch_key(place_id))
+            args.append(len(indexes))
+            for index in indexes:
+                w = writes[index]
+                order.append(index)
+                args += [w.live.line, w.live.as_of_ms, w.expires_ms, w.live.encode(w.expires_ms),
+                         f"{w.place_id}:{w.live.line}:{w.hour_of_week}",
+                         "" if w.wait_min is None else repr(float(w.wait_min)), w.live.waiting]
+        keys += [AGG_COUNT, AGG_WAIT, AGG_WAITING, FLUSH_LOCK]
+        args.append(flush_interval_s)
+        result = self._script(keys=keys, args=args)
+        flags = [False] * len(writes)
+        for index, flag in zip(order, result[:-1], strict=True):
+            flags[index] = bool(flag)
+        return flags, bool(result[-1])
+
+    def read(self, place_ids: list[int]) -> dict[int, dict[str, tuple]]:
+        """Every live line of these places, in one round trip (MGET of one key a branch).
+
+        :raises redis.RedisError: when Redis cannot be reached.
+        """
+        if self.client is None or not place_ids:
+            return {}
+        values = self.client.mget([PREFIX + str(pid) for pid in place_ids])
+        now_ms = time.time() * 1000
+        found: dict[int, dict[str, tuple]] = {}
+        for pid, raw in zip(place_ids, values, strict=True):
+            if raw is None:
+                continue
+            lines = {}
+            for entry in raw.decode().split(";"):
+                line, expires, state = decode_line(entry)
+                if expires > now_ms:  # a line its system stopped reporting is gone
+                    lines[line] = state
+            if lines:
+                found[pid] = lines
+        return found
+
+    def take_aggregates(self) -> dict[str, tuple[int, float, float]]:
+        """Move the accumulated sums out of Redis: {"place:line:hour": (n, wait, waiting)}."""
+        if self.client is None:
+            return {}
+        pipe = self.client.pipeline(transaction=True)
+        for key in (AGG_COUNT, AGG_WAIT, AGG_WAITING):
+            pipe.hgetall(key)
+        pipe.delete(AGG_COUNT, AGG_WAIT, AGG_WAITING)
+        counts, waits, waitings, _ = pipe.execute()
+        return {field.decode(): (int(n), float(waits.get(field, 0)),
+                                 float(waitings.get(field, 0)))
+                for field, n in counts.items()}
