@@ -27,6 +27,7 @@ FILES = [
      {"atm"}, {}),
     ("in_bangalore_atms_overpass_turbo.geojson", "osm-geojson", "IN", "Asia/Kolkata",
      {"atm"}, {}),
+    ("se_atms_osmtogeojson.json", "osm-geojson", "SE", "Europe/Stockholm", {"atm"}, {}),
     ("ca_toronto_banks.csv", "mapped-csv", "CA", "America/Toronto", {"branch"},
      {"columns": json.dumps(TORONTO_COLUMNS), "defaults": json.dumps({"kind": "branch"})}),
 ]
