@@ -383,6 +383,19 @@ def test_csv_id_columns():
     ]
 
 
+def test_csv_rows_without_tags_are_member_nodes_and_skipped():
+    # osmconvert --csv (and Overpass with `>;`) writes a way's untagged nodes beside it.
+    data = (b"@id,@lat,@lon,amenity,name,opening_hours\r\n"
+            b"1858888741,41.9994538,21.4257466,,,\r\n"
+            b"386744780,41.9921343,21.4266335,atm,Sparkasse,24/7\r\n")
+    records = list(parse_osm_csv(io.BytesIO(data)))
+    assert [(r.locator, r.fields["kind"], r.fields["name"]) for r in records] == [
+        ("row 3", "atm", "Sparkasse")]
+    # Without any tag column every row is a record, refused for what it lacks.
+    [record] = parse_osm_csv(io.BytesIO(b"osm_id,osm_type,lat,lon\r\n5,node,51.5,-0.1\r\n"))
+    assert record.fields["external_id"] == "node/5" and record.fields["kind"] is None
+
+
 @pytest.mark.parametrize(("data", "message"), [
     (b"", "^the file is empty"),
     (b"@id,amenity,name\r\nnode/1,bank,A\r\n", "^the CSV has no coordinate columns"),

@@ -27,6 +27,9 @@ FILES = [
      {"atm"}, {}),
     ("in_bangalore_atms_overpass_turbo.geojson", "osm-geojson", "IN", "Asia/Kolkata",
      {"atm"}, {}),
+    ("se_atms_osmtogeojson.json", "osm-geojson", "SE", "Europe/Stockholm", {"atm"}, {}),
+    ("ao_luanda_banks_overpass.json", "osm-overpass", "AO", "Africa/Luanda", {"branch"}, {}),
+    ("mk_skopje_atms_osmconvert.csv", "osm-csv", "MK", "Europe/Skopje", {"atm"}, {}),
     ("ca_toronto_banks.csv", "mapped-csv", "CA", "America/Toronto", {"branch"},
      {"columns": json.dumps(TORONTO_COLUMNS), "defaults": json.dumps({"kind": "branch"})}),
 ]

@@ -44,6 +44,7 @@ COORDINATE_COLUMNS = (("latitude", "longitude"), ("lat", "lon"), ("@lat", "@lon"
                       ("lat", "lng"), ("y", "x"))
 # Id and element-type columns: Overpass (@id, @type), osmium/ogr (osm_id, osm_type), others.
 ID_COLUMNS = (("@id", "@type"), ("osm_id", "osm_type"), ("id", "type"))
+_ID_COLUMN_NAMES = frozenset(name for pair in ID_COLUMNS for name in pair)
 # Properties osmtogeojson adds beside the tags; they are not tags of the place.
 _META_PROPERTIES = frozenset(("id", "tags", "relations", "meta", "osm_id", "osm_type",
                               "full_id"))
@@ -134,6 +135,8 @@ def parse_osm_csv(stream: BinaryIO) -> Iterator[RawRecord]:
     """Yield one RawRecord per row of an OSM CSV extract: coordinate columns plus tag columns.
 
     The delimiter (comma, tab or semicolon: Overpass writes tabs) is taken from the header.
+    A row without a tag value (a way's member node, which osmconvert and Overpass write beside
+    the way) is skipped, as in Overpass JSON, when the header has tag columns.
 
     :raises FileFormatError: for bad encoding, broken CSV or no coordinate columns.
     """
@@ -146,6 +149,8 @@ def parse_osm_csv(stream: BinaryIO) -> Iterator[RawRecord]:
         header = [name.strip() for name in next(reader)]
         names = [name.lower() for name in header]
         lat_column, lon_column = coordinate_columns(names)
+        has_tag_columns = any(name not in (lat_column, lon_column) and not name.startswith("@")
+                              and name not in _ID_COLUMN_NAMES for name in names)
         end = reader.line_num
         for row in reader:
             start, end = end + 1, reader.line_num
@@ -161,6 +166,8 @@ def parse_osm_csv(stream: BinaryIO) -> Iterator[RawRecord]:
             osm_id = _csv_id(cells, notes)
             tags = {name: value for name, value in cells.items()
                     if name not in (lat_column, lon_column) and not name.startswith("@")}
+            if has_tag_columns and not tags.keys() - _ID_COLUMN_NAMES:
+                continue  # a way's member node (osmconvert, Overpass `>;`): not a place
             yield RawRecord(f"row {start}", fields_from_tags(
                 tags, osm_id, cells.get(lat_column), cells.get(lon_column), notes), notes.items)
     except csv.Error as error:
