@@ -27,6 +27,8 @@ class AppError(Exception):
     status = 500
     type = "about:blank"
     title = "Internal Server Error"
+    # Response headers of this kind of error (Retry-After on a 503, say).
+    headers: dict[str, str] = {}
 
     def __init__(self, detail: str | None = None, errors: Iterable[dict] | None = None,
                  **extra: Any) -> None:
@@ -155,8 +157,10 @@ def register_error_handlers(app: Flask, api: ProblemApi) -> None:
 
     @app.errorhandler(AppError)
     def _app_error(error: AppError) -> Response:
-        return problem(error.status, error.title, error.detail, error.type, error.errors,
-                       **error.extra)
+        response = problem(error.status, error.title, error.detail, error.type, error.errors,
+                           **error.extra)
+        response.headers.update(error.headers)
+        return response
 
     @app.errorhandler(StaleDataError)
     def _changed_meanwhile(error: StaleDataError) -> Response:

@@ -194,7 +194,7 @@ def offer_body(store_id: str, title: str = "Ten percent off coffee") -> dict:
 def world(fuzz_app) -> World:
     """Seed through the services and the API, as the roles would."""
     from backend.accounts.service import create_user
-    from backend.places.loader import load_places_file
+    from backend.uploads.loader import load_places_file
 
     w = World(fuzz_app)
     client = fuzz_app.test_client()
