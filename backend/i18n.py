@@ -13,12 +13,14 @@ process, and a feature reads a dict.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
+from babel.support import NullTranslations, Translations
 from flask import g, has_request_context, request
-from flask_babel import Babel, get_locale, get_translations, lazy_gettext
+from flask_babel import Babel, get_locale, lazy_gettext
 from flask_babel import gettext as _gettext
 
-__all__ = ["LANGUAGES", "babel", "gettext", "language", "lazy_gettext", "phrases",
+__all__ = ["LANGUAGES", "N_", "babel", "gettext", "language", "lazy_gettext", "phrases",
            "request_language"]
 
 DEFAULT = "en"
@@ -73,22 +75,33 @@ def gettext(message: str, **variables) -> str:
     return _gettext(message, **variables)
 
 
+TRANSLATIONS = Path(__file__).parent / "translations"
+_CATALOGUES: dict[str, NullTranslations] = {}
 _TABLES: dict[tuple[int, str], dict[str, str]] = {}
 
 
-def phrases(table: Mapping[str, str]) -> Mapping[str, str]:
-    """`table` (key -> English text, a module-level constant) in the request's language.
+def catalogue(lang: str) -> NullTranslations:
+    """The compiled catalogue of a language (read once per process)."""
+    found = _CATALOGUES.get(lang)
+    if found is None:
+        found = _CATALOGUES[lang] = Translations.load(str(TRANSLATIONS), [lang])
+    return found
+
+
+def phrases(table: Mapping[str, str], lang: str | None = None) -> Mapping[str, str]:
+    """`table` (key -> English text, a module-level constant) in `lang` or the request's.
 
     Translated once per table and language for the life of the process.
     """
-    lang = language()
+    lang = lang or language()
     key = (id(table), lang)
     translated = _TABLES.get(key)
     if translated is None:
-        if lang == DEFAULT:
-            translated = dict(table)
-        else:
-            catalogue = get_translations()
-            translated = {k: catalogue.gettext(v) for k, v in table.items()}
-        _TABLES[key] = translated
+        words = catalogue(lang)
+        translated = _TABLES[key] = {k: words.gettext(v) for k, v in table.items()}
     return translated
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's conventional marker name
+    """Mark a text for the catalogues (pybabel extract -k N_) without translating it here."""
+    return message
