@@ -7,6 +7,7 @@ what every operation shares, so that no view has to repeat it:
 - every error response is `application/problem+json` with the `Problem` schema
   (components/schemas/Problem), declared once as components/responses/<STATUS_NAME>;
 - an operation with a path parameter can answer 404; one with a request body 413 and 415;
+  one with query parameters 414;
   one that needs a token 401 (and 403 when `role_required` limits it to some roles); every
   operation needs the database and can answer 503 with `Retry-After`;
 - path parameters are described from `PATH_PARAMETERS`.
@@ -41,6 +42,7 @@ _DESCRIPTIONS = {
     404: "No such object, or not one of yours.",
     409: "The object's state does not allow this, or it changed meanwhile.",
     413: "The request body is larger than the configured limit.",
+    414: "The query string is longer than the configured limit.",
     415: "The request body is not of the declared content type.",
     429: "Too many requests from this address; wait for `Retry-After` seconds.",
     503: "A dependency (the database) cannot be reached; try again after `Retry-After`.",
@@ -94,6 +96,9 @@ class ContractPlugin(BasePlugin):
                 wanted.append(404)
             if "requestBody" in operation:
                 wanted += [413, 415]
+            if any(p.get("in") == "query" for p in operation.get("parameters", ())
+                   if isinstance(p, dict)):
+                wanted.append(414)  # the guards refuse an over-long query string
             if operation.get("security"):
                 wanted.append(401)
             for status in wanted:

@@ -65,7 +65,8 @@ class ConsentEventSchema(ma.Schema):
     promotions_enabled = fields.Boolean()
     categories = fields.List(fields.String())
     max_offers = fields.Integer()
-    policy_version = fields.String()
+    policy_version = fields.String(allow_none=True, metadata={
+        "description": "The notice version agreed to; null on a withdrawal that named none."})
     channel = fields.String()
 
 
