@@ -55,7 +55,12 @@ def test_with_a_position_the_cardholder_can_search_a_place(ui, cardholder):
     ui.sign_in(*cardholder)
     nearby = _list_ready(ui)
     assert not nearby.asking_place
-    _search(ui, "EC2R 8AH")
+    ui.tap(nearby.ids.search_place)
+    ui.wait_until(lambda: nearby.asking_place, "the search box")
+    ui.type_into(nearby.ids.place_input, "EC2R 8AH")
+    nearby.ids.place_input.focus = False
+    ui.screenshot("search-place-box")
+    ui.tap(nearby.ids.use_place)
     ui.wait_until(lambda: nearby.ids.where.text.endswith(UNDERSTOOD)
                   and not nearby.presenter.state.loading, "the place found")
     ui.wait_until(lambda: nearby.rows, "the places near it")
