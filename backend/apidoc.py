@@ -31,6 +31,7 @@ PATH_PARAMETERS = {
     "offer_id": "Id of an offer, as `id` in an offer list.",
     "merchant_id": "Id of a merchant, as `id` in the reviewers' merchant list.",
     "batch_id": "Id of an upload batch, as `id` in the upload list.",
+    "version": "A version of the notice, as `version` or `policy_version` (`2026-11`).",
 }
 
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds after which to try again.",

@@ -44,7 +44,12 @@ def _today():
 class CurrentPromotionsNotice(MethodView):
     @blp.response(200, NoticeSchema)
     def get(self):
-        """The promotions notice in force: show it, then send its version with the choice."""
+        """The promotions notice in force: show it, then send its version with the choice.
+
+        No token needed. `texts` holds the notice in English (`en`) and Simplified Chinese
+        (`zh-Hans`); send `version` as `policy_version` when turning promotions on or
+        changing categories.
+        """
         current = notices.current_notice(db.session, notices.PROMOTIONS, _today())
         return notices.notice_json(current, current.version)
 
@@ -54,5 +59,9 @@ class PromotionsNoticeVersion(MethodView):
     @blp.response(200, NoticeSchema)
     @blp.alt_response(404, description="No notice has this version.")
     def get(self, version):
-        """One version of the promotions notice, current or earlier (what someone agreed to)."""
+        """One version of the promotions notice, current or earlier (what someone agreed to).
+
+        No token needed. `current` says whether it is the version in force, and
+        `current_version` names the one that is.
+        """
         return notices.get_notice(db.session, notices.PROMOTIONS, version, _today())
