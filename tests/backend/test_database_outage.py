@@ -67,7 +67,7 @@ def served():
 from backend import create_app
 from backend.config import Config
 from backend.extensions import db
-from backend.places.loader import load_places_file
+from backend.uploads.loader import load_places_file
 from backend.accounts.service import create_user
 app = create_app(Config())
 with app.app_context():
