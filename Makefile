@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 
-.PHONY: run test app stop bench lint system-deps install clean lock screenshots docs-assets
+.PHONY: run test app stop bench lint system-deps install clean lock screenshots docs-assets \
+	translations
 
 run: install system-deps docs-assets
 	$(BIN)/python -m backend.serve
@@ -25,6 +26,16 @@ app: install system-deps
 # temporary folder).
 screenshots: install system-deps
 	NEARBANK_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/mobile/ui -q
+
+# The server's message catalogues: collect the marked texts (gettext, N_) into the template,
+# merge them into each language's .po (translate the new entries there), compile the .mo files
+# (committed, so that neither `make run` nor `make test` needs this step).
+translations: install
+	$(BIN)/pybabel extract -F backend/babel.cfg -k N_ --no-location --sort-output \
+		--omit-header -o backend/translations/messages.pot backend
+	$(BIN)/pybabel update -i backend/translations/messages.pot -d backend/translations \
+		--ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel compile -d backend/translations
 
 # Stops everything `make run` started: the front, gunicorn, Redis and PostgreSQL.
 stop:

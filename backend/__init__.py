@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import text
 
+from backend import i18n
 from backend.config import Config
 from backend.errors import problem, register_error_handlers
 from backend.extensions import api, db, jwt, limiter, limiter_only_where_named
@@ -30,6 +31,7 @@ def create_app(config: Any = None) -> Flask:
     limiter.init_app(app)
     limiter_only_where_named(app)
     geocoder_extension.init_app(app)
+    i18n.init_app(app)
     api.init_app(app)
     register_error_handlers(app, api)
     init_guards(app)
@@ -41,6 +43,7 @@ def create_app(config: Any = None) -> Flask:
     from backend.docs_page import blp as docs_blp
     from backend.offers.routes import merchants_blp, offers_blp, review_blp
     from backend.places.routes import blp as places_blp
+    from backend.places.search import blp as search_blp
     from backend.privacy.routes import blp as privacy_blp
     from backend.queues.routes import blp as queues_blp
     from backend.queues.store import QueueStore
@@ -50,6 +53,7 @@ def create_app(config: Any = None) -> Flask:
     QueueStore().init_app(app)
     api.register_blueprint(auth_blp)
     api.register_blueprint(places_blp)
+    api.register_blueprint(search_blp)
     api.register_blueprint(me_blp)
     api.register_blueprint(merchants_blp)
     api.register_blueprint(review_blp)

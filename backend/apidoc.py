@@ -7,6 +7,7 @@ what every operation shares, so that no view has to repeat it:
 - every error response is `application/problem+json` with the `Problem` schema
   (components/schemas/Problem), declared once as components/responses/<STATUS_NAME>;
 - an operation with a path parameter can answer 404; one with a request body 413 and 415;
+  one with query parameters 414;
   one that needs a token 401 (and 403 when `role_required` limits it to some roles); every
   operation needs the database and can answer 503 with `Retry-After`;
 - path parameters are described from `PATH_PARAMETERS`.
@@ -99,6 +100,9 @@ class ContractPlugin(BasePlugin):
                 wanted.append(404)
             if "requestBody" in operation:
                 wanted += [413, 415]
+            if any(p.get("in") == "query" for p in operation.get("parameters", ())
+                   if isinstance(p, dict)):
+                wanted.append(414)  # the guards refuse an over-long query string
             if operation.get("security"):
                 wanted.append(401)
             for status in wanted:

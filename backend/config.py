@@ -82,6 +82,10 @@ class Config:
         self.JWT_ERROR_MESSAGE_KEY = "detail"
         # Login and merchant sign-up, per client address: each attempt costs an argon2 hash.
         self.AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per minute;100 per hour")
+        # Place search (a typed place name or postcode), per client address: each one costs a
+        # request to the geocoding service, whose usage policy allows about one per second.
+        self.GEOCODE_RATE_LIMIT = os.environ.get("GEOCODE_RATE_LIMIT",
+                                                 "20 per minute;200 per hour")
         # Geocoding of addresses without coordinates (uploads, merchants' stores) via geopy.
         self.GEOCODER_DOMAIN = os.environ.get("GEOCODER_DOMAIN", "nominatim.openstreetmap.org")
         self.GEOCODER_SCHEME = os.environ.get("GEOCODER_SCHEME", "https")
@@ -127,3 +131,4 @@ class TestConfig(Config):
         self.TESTING = True
         self.JWT_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
         self.AUTH_RATE_LIMIT = "10000 per minute"
+        self.GEOCODE_RATE_LIMIT = "10000 per minute"

@@ -13,6 +13,9 @@ from flask_smorest import Api
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from backend.i18n import N_
+from backend.i18n import gettext as _
+
 PROBLEM_MIME = "application/problem+json"
 PROBLEM_BASE = "https://nearbank.example/problems/"
 
@@ -21,12 +24,29 @@ log = logging.getLogger(__name__)
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}", re.ASCII)
 
 
+# Every problem title the API writes, for the catalogues: a title is sent in the request's
+# language (Accept-Language); `type` is the stable identifier to compare, never the title.
+ERROR_TITLES = (
+    N_("Invalid request"), N_("Authentication required"), N_("Not allowed"), N_("Not found"),
+    N_("Conflict"), N_("Service Unavailable"), N_("Internal Server Error"),
+    N_("Geocoding unavailable"), N_("Place not found"), N_("Request body too large"),
+    N_("Query string too long"), N_("Unsupported media type"), N_("Promotions are not enabled"),
+    N_("Confirm it is you"), N_("Which notice was shown?"), N_("Bad Request"),
+    N_("Unauthorized"), N_("Forbidden"),
+    N_("Not Found"), N_("Method Not Allowed"), N_("Not Acceptable"), N_("Gone"),
+    N_("Request Entity Too Large"), N_("Unsupported Media Type"),
+    N_("Unprocessable Entity"), N_("Too Many Requests"), N_("Request Header Fields Too Large"),
+)
+
+
 class AppError(Exception):
     """An error that carries its HTTP status and problem type."""
 
     status = 500
     type = "about:blank"
     title = "Internal Server Error"
+    # Response headers of this kind of error (Retry-After on a 503, say).
+    headers: dict[str, str] = {}
 
     def __init__(self, detail: str | None = None, errors: Iterable[dict] | None = None,
                  **extra: Any) -> None:
@@ -95,7 +115,7 @@ def field_error(field: str, message: str, location: str | None = None) -> dict:
 def problem(status: int, title: str, detail: str | None = None, type_: str = "about:blank",
             errors: list[dict] | None = None, **extra: Any) -> Response:
     """Build an application/problem+json response."""
-    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    body: dict[str, Any] = {"type": type_, "title": _(title), "status": status}
     if detail:
         body["detail"] = detail
     if errors:

@@ -11,10 +11,14 @@ cache lives as long as the process; it is not shared between gunicorn workers.
 
 from __future__ import annotations
 
+import contextvars
+import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from geopy.exc import GeocoderServiceError
 from geopy.extra.rate_limiter import RateLimiter
@@ -28,11 +32,45 @@ _SPACES = re.compile(r"\s+")
 
 Coordinates = tuple[float, float]
 
+# While a cardholder's place search is under way, the HTTP libraries' debug lines (which carry
+# the request URL, and so the typed text) are dropped: a search query is never logged.
+_PRIVATE_QUERY = contextvars.ContextVar("nearbank_private_query", default=False)
+_QUIET_LOGGERS = ("geopy", "urllib3.connectionpool", "urllib3.util.retry", "requests")
+
+
+class _DropPrivateQueries(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _PRIVATE_QUERY.get()
+
+
+_DROP = _DropPrivateQueries()
+for _name in _QUIET_LOGGERS:
+    logging.getLogger(_name).addFilter(_DROP)
+
+
+@contextmanager
+def _unlogged() -> Iterator[None]:
+    token = _PRIVATE_QUERY.set(True)
+    try:
+        yield
+    finally:
+        _PRIVATE_QUERY.reset(token)
+
+
+@dataclass(frozen=True)
+class FoundPlace:
+    """A place a typed name or postcode was understood as."""
+
+    lat: float
+    lon: float
+    name: str
+
 
 class GeocodingUnavailable(AppError):
     """The geocoding service cannot be reached or answered with an error."""
 
     status, type, title = 503, PROBLEM_BASE + "geocoding-unavailable", "Geocoding unavailable"
+    headers = {"Retry-After": "30"}
 
 
 class Geocoder:
@@ -83,6 +121,30 @@ class Geocoder:
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return found
+
+    def find_place(self, query: str, language: str | None = None) -> FoundPlace | None:
+        """The place a cardholder's typed name or postcode means, or None when none is found.
+
+        Unlike geocode(), nothing is cached: the text a cardholder typed is personal (it can
+        be their home), so it is kept only for the one request and never logged.
+
+        :raises GeocodingUnavailable: when the service cannot be reached or fails (503).
+        """
+        text = _SPACES.sub(" ", query).strip()
+        if not text:
+            return None
+        options = {"language": language} if language and isinstance(
+            self.service, Nominatim) else {}
+        try:
+            with _unlogged():
+                location = self._limited(text, **options)
+        except GeocoderServiceError as error:
+            raise GeocodingUnavailable(
+                "The geocoding service cannot be reached or failed; try again later."
+            ) from error
+        if location is None:
+            return None
+        return FoundPlace(location.latitude, location.longitude, location.address or "")
 
     def _arguments(self, query: str, country: str | None) -> tuple[str, dict]:
         """The geocode() call for the service: Nominatim filters by country, others read it."""

@@ -205,6 +205,12 @@ def test_logins_fail_closed_and_reads_keep_working_when_redis_is_down(stack):
         assert refused.status == 503, refused.body
         assert refused.headers["content-type"] == "application/problem+json"
         assert int(refused.headers["retry-after"]) > 0
+        # Place search is limited the same way: refused before the geocoder is ever asked.
+        search = request(instance.http(), "GET", "/api/v1/geocode?q=Bank", headers=client)
+        assert search.status == 503, search.body
+        assert search.headers["content-type"] == "application/problem+json"
+        assert int(search.headers["retry-after"]) > 0
+        assert b"rate-limited" in search.body
         assert request(instance.http(), "GET", NEARBY, headers=client).status == 200
         assert request(instance.http(), "GET", "/healthz").status == 200
     finally:

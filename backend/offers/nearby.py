@@ -7,6 +7,7 @@ shown offer's daily counter (`offer_daily_shows`), which names no one and no pla
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from backend import vocab
 from backend.accounts.consent import get_consent
 from backend.errors import PROBLEM_BASE, Forbidden
 from backend.geo import geodesic_inverse, snap_to_grid
+from backend.i18n import N_, phrases
 from backend.offers import reach
 from backend.offers.service import benefit_json
 from backend.privacy import notices
@@ -136,12 +138,15 @@ def find_offers_nearby(session: Session, user_id: int, card_tier: str | None,
     reach.record_viewers(session, user_id, [row["id"] for row in rows],
                          now.astimezone(UTC).date())
     session.commit()
-    features = [_feature(row, query, card_tier or "", now) for row in rows]
+    # The language is resolved once per request: every feature reads the same two tables.
+    words, labels = phrases(WHY_PHRASES), phrases(CATEGORY_LABELS)
+    features = [_feature(row, query, card_tier or "", now, words, labels) for row in rows]
     return {"type": "FeatureCollection", "features": features, "count": len(features),
             "categories": categories}
 
 
-def _feature(row: Any, query: OffersNearbyQuery, tier: str, now: datetime) -> dict[str, Any]:
+def _feature(row: Any, query: OffersNearbyQuery, tier: str, now: datetime,
+             words: Mapping[str, str], labels: Mapping[str, str]) -> dict[str, Any]:
     _, bearing = geodesic_inverse(query.lat, query.lon, row["store_lat"], row["store_lon"])
     benefit = benefit_json(row["benefit_type"], row["benefit_percent"], row["benefit_amount"],
                            row["benefit_currency"], row["benefit_text"])
@@ -151,6 +156,7 @@ def _feature(row: Any, query: OffersNearbyQuery, tier: str, now: datetime) -> di
         "description": row["description"],
         "terms": row["terms"],
         "category": row["category"],
+        "category_label": category_label(row["category"], labels),
         "benefit": benefit,
         "valid_from": row["valid_from"].isoformat(),
         "valid_until": row["valid_until"].isoformat(),
@@ -162,7 +168,7 @@ def _feature(row: Any, query: OffersNearbyQuery, tier: str, now: datetime) -> di
         "bearing_deg": round(bearing, 1),
         "in_area": row["in_area"],
         "why": why_lines(row["category"], row["distance_m"], row["in_area"], tier,
-                         row["valid_until"], row["timezone"], now),
+                         row["valid_until"], row["timezone"], now, words, labels),
     }
     return {"type": "Feature", "id": properties["id"],
             "geometry": {"type": "Point", "coordinates": [round(row["store_lon"], 7),
@@ -170,21 +176,49 @@ def _feature(row: Any, query: OffersNearbyQuery, tier: str, now: datetime) -> di
             "properties": properties}
 
 
-def category_label(category: str) -> str:
-    """'health_and_beauty' -> 'health and beauty'."""
-    return category.replace("_", " ")
+# The `why` lines' words, translated once per language (backend/i18n.py).
+WHY_PHRASES = {
+    "enabled": N_("You enabled offers in {category}"),
+    "inside": N_("You are inside the area where this offer applies"),
+    "nearest_store": N_("Its nearest store is {distance} from you"),
+    "from_you": N_("{distance} from you"),
+    "valid": N_("Valid for {tier} cards until {until}"),
+    "under_10_m": N_("less than 10 m"),
+    "metres": N_("{n} m"),
+    "kilometres": N_("{n} km"),
+    # A day: {day} of the month, {mon} the English month abbreviation, {month} its number.
+    "day": N_("{day} {mon}"),
+    "day_year": N_("{day} {mon} {year}"),
+    "time_on_day": N_("{time} on {date}"),
+    "classic": N_("classic"),
+    "gold": N_("gold"),
+    "platinum": N_("platinum"),
+}
+# Offer categories as a cardholder reads them.
+CATEGORY_LABELS = {
+    "dining": N_("dining"), "cafes": N_("cafes"), "groceries": N_("groceries"),
+    "fashion": N_("fashion"), "electronics": N_("electronics"),
+    "health_and_beauty": N_("health and beauty"), "home_and_garden": N_("home and garden"),
+    "entertainment": N_("entertainment"), "travel": N_("travel"), "fuel": N_("fuel"),
+}
 
 
-def distance_text(distance_m: float) -> str:
+def category_label(category: str, labels: Mapping[str, str] = CATEGORY_LABELS) -> str:
+    """'health_and_beauty' -> 'health and beauty' (or its `labels` translation)."""
+    return labels.get(category) or category.replace("_", " ")
+
+
+def distance_text(distance_m: float, words: Mapping[str, str] = WHY_PHRASES) -> str:
     """A distance as a person says it: '300 m', '1.2 km'."""
     if distance_m < 10:
-        return "less than 10 m"
+        return words["under_10_m"]
     if distance_m < 995:
-        return f"{round(distance_m, -1):.0f} m"
-    return f"{distance_m / 1000:.1f} km"
+        return words["metres"].format(n=f"{round(distance_m, -1):.0f}")
+    return words["kilometres"].format(n=f"{distance_m / 1000:.1f}")
 
 
-def until_text(valid_until: datetime, timezone: str, now: datetime) -> str:
+def until_text(valid_until: datetime, timezone: str, now: datetime,
+               words: Mapping[str, str] = WHY_PHRASES) -> str:
     """When an offer ends, in the store's time zone: '31 Dec', '18:00 on 31 Dec', '31 Dec 2027'.
 
     An end at local midnight means the offer lasts the whole of the day before.
@@ -193,21 +227,26 @@ def until_text(valid_until: datetime, timezone: str, now: datetime) -> str:
     end = valid_until.astimezone(zone)
     midnight = (end.hour, end.minute, end.second, end.microsecond) == (0, 0, 0, 0)
     day = (end - timedelta(days=1)).date() if midnight else end.date()
-    label = f"{day.day} {day:%b}"
-    if day.year != now.astimezone(zone).year:
-        label += f" {day.year}"
-    return label if midnight else f"{end:%H:%M} on {label}"
+    parts = {"day": day.day, "mon": f"{day:%b}", "month": day.month, "year": day.year}
+    other_year = day.year != now.astimezone(zone).year
+    label = words["day_year" if other_year else "day"].format(**parts)
+    return label if midnight else words["time_on_day"].format(time=f"{end:%H:%M}", date=label)
 
 
 def why_lines(category: str, distance_m: float, in_area: bool, tier: str,
-              valid_until: datetime, timezone: str, now: datetime) -> list[str]:
-    """Why an offer is shown, as true statements computed from the data."""
-    lines = [f"You enabled offers in {category_label(category)}"]
+              valid_until: datetime, timezone: str, now: datetime,
+              words: Mapping[str, str] = WHY_PHRASES,
+              labels: Mapping[str, str] = CATEGORY_LABELS) -> list[str]:
+    """Why an offer is shown, as true statements computed from the data, in `words`' language."""
+    distance = distance_text(distance_m, words)
+    lines = [words["enabled"].format(category=category_label(category, labels))]
     if in_area:
-        lines.append("You are inside the area where this offer applies")
-        lines.append(f"Its nearest store is {distance_text(distance_m)} from you")
+        lines.append(words["inside"])
+        lines.append(words["nearest_store"].format(distance=distance))
     else:
-        lines.append(f"{distance_text(distance_m)[0].upper()}{distance_text(distance_m)[1:]} "
-                     "from you")
-    lines.append(f"Valid for {tier} cards until {until_text(valid_until, timezone, now)}")
+        line = words["from_you"].format(distance=distance)
+        lines.append(line[0].upper() + line[1:])
+    tier_name = words.get(tier, tier) if tier in vocab.CARD_TIERS else tier
+    lines.append(words["valid"].format(tier=tier_name,
+                                       until=until_text(valid_until, timezone, now, words)))
     return lines

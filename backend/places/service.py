@@ -22,6 +22,7 @@ from backend.audit import record_audit
 from backend.errors import NotFound
 from backend.geo import SPHEROID_OVER_SPHERE_MIN
 from backend.hours import OpeningHours, local_datetime, status_at, week_schedule
+from backend.i18n import N_, language, phrases
 from backend.paging import (
     AfterDistance,
     AfterId,
@@ -322,12 +323,15 @@ def _repayment(row: Any, now: datetime, minute: datetime) -> dict[str, Any] | No
         cutoff_at = _cutoff_at(row[R_TIMEZONE], cutoff, minute)
         cutoff_today = cutoff_at.isoformat()
         cutoff_passed = now >= cutoff_at
+    lang = language()
+    posting = row[R_POSTING]
     return {
         "methods": list(methods),
-        "how": _how(tuple(methods), row[R_KIND]),
+        "how": _how_text(lang, row[R_KIND], tuple(methods)),
         "fee": None if fee is None else {"amount": fee, "currency": row[R_CURRENCY]},
         "fee_free": fee is not None and _is_zero(fee),
-        "posting": row[R_POSTING],
+        "posting": posting,
+        "posting_text": phrases(REPAYMENT_PHRASES, lang).get(posting) if posting else None,
         "cutoff_today": cutoff_today,
         "cutoff_passed": cutoff_passed,
     }
@@ -345,22 +349,29 @@ def _cutoff_at(tz: str, cutoff: str, minute: datetime) -> datetime:
     return local_datetime(tz, today, cutoff)
 
 
-_WHERE = {"branch": "at the counter", "atm": "at the deposit machine",
-          "partner_outlet": "at the till"}
+# The repayment lines' words, translated once per language (backend/i18n.py).
+REPAYMENT_PHRASES = {
+    "branch": N_("at the counter"), "atm": N_("at the deposit machine"),
+    "partner_outlet": N_("at the till"),
+    "cash": N_("cash"), "cheque": N_("cheque"), "debit_card": N_("debit card"),
+    "bank_transfer": N_("bank transfer"),
+    "list_separator": N_(", "), "or": N_("{first} or {last}"),
+    # {methods}: "Cash or debit card"; {where}: "at the counter".
+    "how": N_("{methods} {where}"),
+    "instant": N_("Credited instantly"), "same_day": N_("Credited the same day"),
+    "next_business_day": N_("Credited the next business day"),
+    "two_business_days": N_("Credited within two business days"),
+}
 
 
 @lru_cache(maxsize=1024)
-def _how(methods: tuple[str, ...], kind: str) -> str:
-    return f"{_join_methods(list(methods))} {_WHERE[kind]}"
-
-
-_METHOD_WORDS = {"cash": "cash", "cheque": "cheque", "debit_card": "debit card",
-                 "bank_transfer": "bank transfer"}
-
-
-def _join_methods(methods: list[str]) -> str:
-    words = [_METHOD_WORDS.get(m, m) for m in methods]
-    text_ = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+def _how_text(lang: str, kind: str, methods: tuple[str, ...]) -> str:
+    """'Cash or debit card at the counter', in a language; few combinations, each made once."""
+    words = phrases(REPAYMENT_PHRASES, lang)
+    names = [words.get(m, m) for m in methods]
+    joined = names[0] if len(names) == 1 else words["or"].format(
+        first=words["list_separator"].join(names[:-1]), last=names[-1])
+    text_ = words["how"].format(methods=joined, where=words[kind])
     return text_[0].upper() + text_[1:]
 
 

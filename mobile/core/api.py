@@ -12,12 +12,15 @@ from typing import Any
 import requests
 
 from mobile.core import errors
-from mobile.core.models import Me, NearbyPage, PlaceDetail
-from mobile.core.offers import Consent, ConsentEvent, Offer, parse_offers
+from mobile.core.models import FoundPlace, Me, NearbyPage, PlaceDetail
+from mobile.core.offers import Consent, ConsentEvent, Notice, Offer, parse_offers
 from mobile.core.tokens import TokenStore
 
 API = "/api/v1"
 DEFAULT_TIMEOUT = (3.05, 10.0)  # seconds to connect, seconds to wait for the answer
+# The Accept-Language each of the app's languages sends: the server writes its texts (why
+# lines, repayment lines, categories, error titles) in it.
+ACCEPT_LANGUAGE = {"en": "en", "zh_CN": "zh-CN, zh;q=0.9, en;q=0.5"}
 
 
 class ApiClient:
@@ -25,7 +28,7 @@ class ApiClient:
 
     def __init__(self, base_url: str, tokens: TokenStore, *,
                  timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, language: str = "en") -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._tokens = tokens
@@ -34,6 +37,11 @@ class ApiClient:
         self._http = session or requests.Session()
         self._http.headers.update({"Accept": "application/json, application/problem+json",
                                    "User-Agent": "Nearbank-app/0.1"})
+        self.set_language(language)
+
+    def set_language(self, language: str) -> None:
+        """Ask for the server's texts in one of the app's languages from the next request on."""
+        self._http.headers["Accept-Language"] = ACCEPT_LANGUAGE[language]
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -109,6 +117,19 @@ class ApiClient:
         if fee_free:
             params["fee_free"] = "true"
         return NearbyPage.parse(self._call("GET", "/repayment-points/nearby", params=params))
+
+    def find_place(self, query: str) -> FoundPlace:
+        """Where a typed place name or postcode is (the server asks its geocoding service).
+
+        :raises NotFound: nothing matches (404).
+        :raises TooManyRequests: this device searched too often (429).
+        :raises ServerError: the geocoding service is down (503).
+        """
+        return FoundPlace.parse(self._call("GET", "/geocode", params={"q": query}))
+
+    def promotions_notice(self) -> Notice:
+        """The promotions notice in force: its version and its text in each language."""
+        return Notice.parse(self._call("GET", "/privacy/notices/promotions"))
 
     def place(self, place_id: str) -> PlaceDetail:
         """One place with its week of opening hours.
@@ -235,6 +256,8 @@ class ApiClient:
             error = errors.Conflict
         elif status in (400, 422):
             error = errors.InvalidRequest
+        elif status == 429:
+            error = errors.TooManyRequests
         elif status >= 500:
             error = errors.ServerError
         else:

@@ -44,7 +44,8 @@ class AppCore:
         self.settings = SettingsStore(self.data_dir / "settings.json")
         self.translator = Translator(self.settings.current.language)
         self.cache = NearbyCache(self.data_dir / "cache")
-        self.api = ApiClient(api_url, tokens or default_token_store(self.data_dir))
+        self.api = ApiClient(api_url, tokens or default_token_store(self.data_dir),
+                             language=self.settings.current.language)
         if location is None:
             gps = GpsLocationProvider() if gps_available() else None
             location = DeviceLocationProvider(lambda: self.settings.current.place(), gps)

@@ -516,3 +516,39 @@ ZH_CN.update({
     "settings.sign_out_confirm": "确认退出",
     "settings.sign_out_cancel": "保持登录",
 })
+
+# Search by place name or postcode; the promotions notice read before turning promotions on.
+EN.update({
+    "nearby.near": "Showing places near: {where}",
+    "nearby.search_place": "Search place",
+    "location.type": "Type a place name, a postcode or a position:",
+    "location.hint": "e.g. Bank station, London · EC2R 8AH · 51.5133, -0.0890",
+    "location.parse": "Type a place name, a postcode or a position such as 51.5133, -0.0890.",
+    "location.not_found": "No place matches what you typed. Try another spelling, a postcode "
+                          "or a nearby street.",
+    "location.search_failed": "The place could not be looked up right now.",
+    "error.too_many": "Too many searches from this device. Wait a minute and try again.",
+    "offers.off_sent_nothing": "Nothing was sent: your position stays on this device until "
+                               "you turn promotions on.",
+    "notice.heading": "Please read before turning promotions on",
+    "notice.version": "Notice version {version}, in force since {date}",
+    "notice.agree": "I agree: turn promotions on",
+    "notice.decline": "Not now",
+    "notice.loading": "Loading the notice…",
+})
+ZH_CN.update({
+    "nearby.near": "显示附近地点：{where}",
+    "nearby.search_place": "搜索地点",
+    "location.type": "请输入地名、邮编或坐标：",
+    "location.hint": "例如 Bank station, London · EC2R 8AH · 51.5133, -0.0890",
+    "location.parse": "请输入地名、邮编，或如 51.5133, -0.0890 的坐标。",
+    "location.not_found": "没有与您输入的内容相符的地点。请换一种拼写、输入邮编或附近的街道。",
+    "location.search_failed": "目前无法查询该地点。",
+    "error.too_many": "本设备搜索过于频繁，请稍等一分钟再试。",
+    "offers.off_sent_nothing": "未发送任何信息：在您开启推广优惠之前，您的位置只保留在本设备上。",
+    "notice.heading": "开启推广优惠前请阅读",
+    "notice.version": "告知版本 {version}，自 {date} 起生效",
+    "notice.agree": "我同意：开启推广优惠",
+    "notice.decline": "暂不开启",
+    "notice.loading": "正在加载告知…",
+})

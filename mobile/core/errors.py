@@ -74,5 +74,9 @@ class InvalidRequest(ApiError):
         return [e for e in value if isinstance(e, dict)] if isinstance(value, list) else []
 
 
+class TooManyRequests(ApiError):
+    """429: this device asked too often (place search); wait `retry_after` seconds."""
+
+
 class MalformedResponse(ApiError):
     """The backend's answer was not what the API promises (not JSON, missing fields)."""

@@ -254,3 +254,20 @@ class Me:
         return cls(_get(body, "id", str), _get(body, "email", str), _get(body, "role", str),
                    _get(body, "display_name", str, optional=True),
                    _get(body, "card_tier", str, optional=True))
+
+
+@dataclass(frozen=True)
+class FoundPlace:
+    """Where a typed place name or postcode was understood to be."""
+
+    lat: float
+    lon: float
+    label: str
+
+    @classmethod
+    def parse(cls, body: Any) -> FoundPlace:
+        """Parse `GET /geocode`."""
+        lat, lon = _number(body, "lat"), _number(body, "lon")
+        if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise MalformedResponse("the place found has no valid position")
+        return cls(lat, lon, _get(body, "label", str))

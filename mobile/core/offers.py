@@ -114,3 +114,31 @@ def parse_offers(body: Any) -> list[Offer]:
     if _get(body, "type", str) != "FeatureCollection":
         raise MalformedResponse("expected a FeatureCollection of offers")
     return [Offer.from_feature(f) for f in _get(body, "features", list)]
+
+
+# The notice's language tags (BCP 47, as the API names them) for each of the app's languages.
+NOTICE_LANGUAGES = {"en": "en", "zh_CN": "zh-Hans"}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """The promotions notice as served: its version and its text in each language."""
+
+    version: str
+    published_on: str | None
+    texts: dict[str, tuple[str, str]]  # language tag -> (title, body)
+
+    @classmethod
+    def parse(cls, body: Any) -> Notice:
+        """Parse `GET /privacy/notices/promotions`."""
+        texts = {}
+        for tag, text in _get(body, "texts", dict).items():
+            texts[tag] = (_get(text, "title", str), _get(text, "body", str))
+        if "en" not in texts:
+            raise MalformedResponse("the notice has no English text")
+        return cls(_get(body, "version", str), _get(body, "published_on", str, optional=True),
+                   texts)
+
+    def text(self, language: str) -> tuple[str, str]:
+        """(title, body) in one of the app's languages, else English."""
+        return self.texts.get(NOTICE_LANGUAGES.get(language, "en")) or self.texts["en"]

@@ -120,8 +120,16 @@ class NearbyScreen(BaseScreen):
             self.presenter.toggle_filter(chip.key)
 
     def use_typed_location(self) -> None:
-        """The "Use this place" button under the location text field."""
+        """The "Use this place" button under the place search box."""
         self.presenter.use_typed_location(self.ids.place_input.text)
+
+    def toggle_search(self) -> None:
+        """The header's "Search place" button: open (or close) the place search box."""
+        opening = not self.presenter.state.searching
+        self.presenter.ask_for_place(opening)
+        if opening:
+            self.ids.scroller.scroll_y = 1  # the box is at the top of the list
+            self.ids.place_input.focus = True
 
     def open_place(self, row: PlaceRow) -> None:
         """A result was tapped: open its detail."""
@@ -142,7 +150,7 @@ class NearbyScreen(BaseScreen):
         ids.refresh.enabled = not state.loading
         self.loading = state.loading
         problem = state.location_problem
-        self.asking_place = bool(problem)
+        self.asking_place = bool(problem) or state.searching
         ids.location_message.text = self.t(f"location.{problem}") if problem else ""
         ids.error.text = self.t(state.error) if state.error and not state.offline else ""
         self.empty = state.empty

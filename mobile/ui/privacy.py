@@ -26,6 +26,7 @@ class PrivacyScreen(BaseScreen):
     promotions_on = BooleanProperty(False)
     consent_known = BooleanProperty(False)
     confirming_sign_out = BooleanProperty(False)
+    reading_notice = BooleanProperty(False)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -112,7 +113,8 @@ class PrivacyScreen(BaseScreen):
                                             else "settings.turn_on")
         busy = state.saving or state.loading
         ids.promotions_button.enabled = consent is not None and not busy and (
-            self.promotions_on or bool(state.draft_categories))
+            state.reading is None) and (self.promotions_on or bool(state.draft_categories))
+        self._render_notice(state)
         ids.categories_hint.text = "" if self.promotions_on else self.t(
             "settings.categories_hint")
         ids.max_offers.text = self.t("settings.max_offers", n=state.max_offers) \
@@ -147,6 +149,25 @@ class PrivacyScreen(BaseScreen):
         else:
             ids.message.text = ""
         self._render_account()
+
+    def _render_notice(self, state: PrivacyState) -> None:
+        """The promotions notice as the server serves it, in the app's language, with its
+        version: agreeing sends that version."""
+        notice = state.reading
+        was_reading = self.reading_notice
+        self.reading_notice = notice is not None
+        if notice is None:
+            return
+        title, body = notice.text(self.core.translator.language)
+        ids = self.ids
+        ids.notice_title.text = title
+        ids.notice_body.text = body
+        ids.notice_version.text = self.t("notice.version", version=notice.version,
+                                         date=notice.published_on or "")
+        ids.agree.enabled = ids.decline.enabled = not state.saving
+        if not was_reading:
+            Clock.schedule_once(lambda _dt: self.ids.scroller.scroll_to(
+                self.ids.notice_panel, padding=dp(12), animate=False), 0)
 
     def _render_account(self) -> None:
         me = self.core.session.state.me

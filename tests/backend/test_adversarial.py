@@ -301,7 +301,7 @@ def send(client, case: Case, world: dict) -> Any:
     if case.json is not None:
         kwargs["json"] = case.json
     elif case.content_type == "multipart":
-        kwargs["data"] = {"source": "src\u0000", "mode": "partial",
+        kwargs["data"] = {"source": "src\u0000", "mode": "merge",
                           "file": (io.BytesIO(b"a,b\n"), "f.csv")}
         kwargs["content_type"] = "multipart/form-data"
     elif case.data is not None:

@@ -56,7 +56,7 @@ METHODS = ("get", "put", "post", "patch", "delete")
 
 # Operations each role must have seen succeed (2xx) at least once during the run.
 MUST_SUCCEED = {
-    "anonymous": {"POST /api/v1/auth/login", "POST /api/v1/merchants",
+    "anonymous": {"POST /api/v1/auth/login", "POST /api/v1/merchants", "GET /api/v1/geocode",
                   "GET /api/v1/branches/nearby", "GET /api/v1/atms/nearby",
                   "GET /api/v1/places/nearby", "GET /api/v1/repayment-points/nearby",
                   "GET /api/v1/places", "GET /api/v1/places/{place_id}"},
@@ -243,9 +243,11 @@ def world(fuzz_app) -> World:
     w.ids["merchant_id"] = [merchant["id"]] + [m["id"] for m in merchants["items"]]
 
     as_cardholder = {"Authorization": f"Bearer {w.token('cardholder')}"}
+    notice = _check(client.get("/api/v1/privacy/notices/promotions"))
+    w.ids["policy_version"] = [notice["version"]]
     _check(client.put("/api/v1/me/consent", headers=as_cardholder,
                       json={"promotions_enabled": True, "categories": ["cafes"],
-                            "policy_version": "2026-11"}))
+                            "policy_version": notice["version"]}))
 
     as_maintainer = {"Authorization": f"Bearer {w.token('maintainer')}"}
     for source in ("fuzz-applied", "fuzz-pending", "fuzz-pending-2"):
@@ -274,8 +276,9 @@ def explicit_cases(w: World, role: str) -> list[tuple[str, dict]]:
                 "name": "New Shop", "category": "dining"}}),
         ]
     if role == "cardholder":
-        cases += [("PUT /api/v1/me/consent", {"body": {"promotions_enabled": True,
-                                                       "categories": ["cafes"]}}),
+        cases += [("PUT /api/v1/me/consent", {"body": {
+                      "promotions_enabled": True, "categories": ["cafes"],
+                      "policy_version": w.ids["policy_version"][0]}}),
                   ("GET /api/v1/offers/nearby", {"query": {"lat": 51.5382, "lon": -0.1414}})]
     if role in ("maintainer", "admin"):
         cases += [

@@ -39,6 +39,7 @@ class LoggedRequest:
     path: str
     query: str
     auth: bool
+    language: str | None = None
 
 
 class LiveBackend:

@@ -1,8 +1,9 @@
 """Test-only: the real Flask app on a loopback port, in its own process, with a request log.
 
 `python -m tests.mobile.live_server --database-url URL --port N --log FILE`. The harness
-around the app records each request (method, path, query) as a JSON line in FILE and offers
-test controls under /__test__/ (faults to inject, expired tokens); none of this is product code.
+around the app records each request (method, path, query, Accept-Language) as a JSON line in
+FILE and offers test controls under /__test__/ (faults to inject, expired tokens); none of this
+is product code. Place search answers from a fake Nominatim in the same process.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from werkzeug.wrappers import Request, Response
 
 from backend import create_app
 from backend.config import TestConfig
+from tests.backend.fake_nominatim import serve as serve_nominatim
+from tests.backend.fake_nominatim import settings as nominatim_settings
 
 
 class Harness:
@@ -40,7 +43,8 @@ class Harness:
             return self.app(environ, start_response)
         entry = {"method": environ.get("REQUEST_METHOD"), "path": path,
                  "query": environ.get("QUERY_STRING", ""),
-                 "auth": bool(environ.get("HTTP_AUTHORIZATION"))}
+                 "auth": bool(environ.get("HTTP_AUTHORIZATION")),
+                 "language": environ.get("HTTP_ACCEPT_LANGUAGE")}
         with self.lock:
             with open(self.log_path, "a", encoding="utf-8") as log:
                 log.write(json.dumps(entry) + "\n")
@@ -89,6 +93,10 @@ def main() -> None:
     parser.add_argument("--log", required=True)
     args = parser.parse_args()
     config = TestConfig(args.database_url)
+    # Place search answers from a fake Nominatim on loopback, in this process.
+    nominatim = serve_nominatim()
+    for key, value in nominatim_settings(nominatim.domain).items():
+        setattr(config, key, value)
     app = create_app(config)
     server = make_server("127.0.0.1", args.port, Harness(app, args.log, config.JWT_SECRET_KEY),
                          threaded=True)

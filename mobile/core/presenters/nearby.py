@@ -18,7 +18,7 @@ from mobile.core.location import (
     parse_location,
     round_for_precision,
 )
-from mobile.core.models import NearbyPage, Place
+from mobile.core.models import FoundPlace, NearbyPage, Place
 from mobile.core.presenters.base import Presenter, error_key
 from mobile.core.runner import Outcome, Runner
 from mobile.core.settings import SettingsStore
@@ -50,6 +50,8 @@ class NearbyState:
     # With "Open now" on and nothing open: the nearest place that opens next (or is open round
     # the clock), found by the same search without "Open now".
     next_open: Place | None = None
+    # The cardholder opened the place search box (it also opens when there is no position).
+    searching: bool = False
 
     @property
     def empty(self) -> bool:
@@ -139,14 +141,46 @@ class NearbyPresenter(Presenter[NearbyState]):
         self.location.locate(located)
 
     def use_typed_location(self, text: str) -> None:
-        """Use a position typed by the user (any common notation), remember it and search."""
+        """Search from what the user typed: a position (any common notation), or else a place
+        name or postcode that the server's geocoder finds; remember it and search."""
         try:
             lat, lon = parse_location(text)
         except LocationParseError:
-            self._set(location_problem="parse")
+            self.find_place(text)
             return
         self.settings.update(place_lat=lat, place_lon=lon, place_label=text.strip())
         self.refresh()
+
+    def find_place(self, text: str) -> None:
+        """Ask the server where a typed place name or postcode is, then search near it."""
+        query = " ".join(text.split())
+        if not query:
+            self._set(location_problem="parse")
+            return
+        self._generation += 1
+        generation = self._generation
+        self._set(loading=True, error=None, next_open=None)
+
+        def found(outcome: Outcome[FoundPlace]) -> None:
+            if generation != self._generation:
+                return
+            place = outcome.value
+            if outcome.error is None and place is not None:
+                self.settings.update(place_lat=place.lat, place_lon=place.lon,
+                                     place_label=place.label)
+                self._set(searching=False)
+                self.refresh()
+            elif isinstance(outcome.error, errors.NotFound):
+                self._set(loading=False, location_problem="not_found")
+            else:
+                self._set(loading=False, location_problem="search_failed",
+                          error=error_key(outcome.error or Exception()))
+
+        self.runner.submit(lambda: self.api.find_place(query), found)
+
+    def ask_for_place(self, asking: bool = True) -> None:
+        """Show (or hide) the place search box, with or without a GPS fix."""
+        self._set(searching=asking)
 
     def _search(self, generation: int, result: LocationResult) -> None:
         if generation != self._generation:

@@ -14,7 +14,7 @@ from mobile.core.location import (
     LocationUnavailable,
     round_for_precision,
 )
-from mobile.core.offers import Offer
+from mobile.core.offers import Consent, Offer
 from mobile.core.presenters.base import Presenter, error_key
 from mobile.core.runner import Outcome, Runner
 from mobile.core.settings import SettingsStore
@@ -47,12 +47,27 @@ class OffersPresenter(Presenter[OffersState]):
         self._generation = 0
 
     def show_offers_near_me(self) -> None:
-        """The cardholder's tap: find the position and ask for offers once."""
+        """The cardholder's tap: check the consent, then find the position and ask once.
+
+        With promotions off, nothing more is sent: no position is read and no offers are
+        requested; the screen explains instead.
+        """
         if self.state.phase == "loading":
             return  # a second tap while the first is under way asks for nothing more
         self._generation += 1
         generation = self._generation
         self._set(phase="loading", offers=(), error=None, location_problem=None)
+        self.runner.submit(self.api.consent, lambda outcome: self._consent(generation, outcome))
+
+    def _consent(self, generation: int, outcome: Outcome[Consent]) -> None:
+        if generation != self._generation:
+            return
+        if outcome.error is not None:
+            self._received(generation, Outcome(error=outcome.error))
+            return
+        if outcome.value is None or not outcome.value.promotions:
+            self._set(phase="promotions_off")
+            return
 
         def located(result: LocationResult) -> None:
             self.runner.post(lambda: self._request(generation, result))

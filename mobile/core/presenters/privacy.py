@@ -11,7 +11,7 @@ from pathlib import Path
 from mobile.core import errors
 from mobile.core.api import ApiClient
 from mobile.core.location import LocationParseError, parse_location
-from mobile.core.offers import Consent, ConsentEvent
+from mobile.core.offers import Consent, ConsentEvent, Notice
 from mobile.core.presenters.base import Presenter, error_key
 from mobile.core.runner import Outcome, Runner
 from mobile.core.settings import Settings, SettingsStore
@@ -38,6 +38,10 @@ class PrivacyState:
     notice: str | None = None
     place_error: bool = False
     export_path: str | None = None
+    # The promotions notice on show before turning promotions on (None: not showing it), and
+    # the choice that waits for the cardholder's agreement to exactly that version.
+    reading: Notice | None = None
+    pending: tuple[tuple[str, ...], int] | None = None
 
     @property
     def chosen_categories(self) -> tuple[str, ...]:
@@ -94,10 +98,34 @@ class PrivacyPresenter(Presenter[PrivacyState]):
             self._set(error="settings.choose_category")
             return
         if on:
-            self._save(True, self.state.draft_categories,
-                       self.state.max_offers or consent.max_offers)
+            self.show_notice((self.state.draft_categories,
+                              self.state.max_offers or consent.max_offers))
         else:
-            self._save(False, (), consent.max_offers)
+            self._save(False, (), consent.max_offers, None)
+
+    def show_notice(self, pending: tuple[tuple[str, ...], int]) -> None:
+        """Fetch the promotions notice in force and show it; `pending` waits for "I agree"."""
+        self._set(loading=True, error=None, notice=None, pending=pending)
+
+        def shown(outcome: Outcome[Notice]) -> None:
+            if self._failed(outcome):
+                self._set(loading=False, pending=None)
+                return
+            self._set(loading=False, reading=outcome.value)
+
+        self.runner.submit(self.api.promotions_notice, shown)
+
+    def agree(self) -> None:
+        """The cardholder read the notice on show and agrees: turn on, naming its version."""
+        reading, pending = self.state.reading, self.state.pending
+        if reading is None or pending is None:
+            return
+        categories, max_offers = pending
+        self._save(True, categories, max_offers, reading.version)
+
+    def decline(self) -> None:
+        """Close the notice without turning anything on."""
+        self._set(reading=None, pending=None, notice=None)
 
     def toggle_category(self, category: str) -> None:
         """Pick or drop a category: saved at once when on, kept as a draft when off."""
@@ -114,7 +142,7 @@ class PrivacyPresenter(Presenter[PrivacyState]):
         elif not chosen:
             self._set(error="settings.keep_one_category")  # turning off is its own button
         else:
-            self._save(True, tuple(chosen), consent.max_offers)
+            self._save(True, tuple(chosen), consent.max_offers, consent.policy_version)
 
     def set_max_offers(self, value: int) -> None:
         """The most offers one request may return (1-20)."""
@@ -124,16 +152,17 @@ class PrivacyPresenter(Presenter[PrivacyState]):
         low, high = MAX_OFFERS_RANGE
         value = max(low, min(high, int(value)))
         if consent.promotions:
-            self._save(True, consent.categories, value)
+            self._save(True, consent.categories, value, consent.policy_version)
         else:
             self._set(draft_max_offers=value)
 
-    def _save(self, promotions: bool, categories: tuple[str, ...], max_offers: int) -> None:
+    def _save(self, promotions: bool, categories: tuple[str, ...], max_offers: int,
+              policy: str | None) -> None:
+        """Send the whole choice; `policy` is the version of the notice the cardholder read
+        (a grant: the one on show; a change: the one agreed to before; a withdrawal: none)."""
         consent = self.state.consent
         if consent is None or self.state.saving:
             return
-        # The notice shown is the current policy version the server told us about.
-        policy = consent.current_policy_version or consent.policy_version
         self._set(saving=True, error=None, notice=None)
 
         def work() -> tuple[Consent, list[ConsentEvent]]:
@@ -144,16 +173,22 @@ class PrivacyPresenter(Presenter[PrivacyState]):
 
     def _saved(self, outcome: Outcome[tuple[Consent, list[ConsentEvent]]]) -> None:
         if isinstance(outcome.error, errors.Conflict):
-            # A newer promotions notice: show the current state and let the user choose again.
-            self._set(saving=False, notice="settings.policy_changed")
-            self.load()
+            # A newer promotions notice: show it, and let the cardholder agree to it or not.
+            consent = self.state.consent
+            pending = self.state.pending or (
+                (self.state.chosen_categories, self.state.max_offers or 1) if consent else None)
+            self._set(saving=False, reading=None)
+            if pending is not None:
+                self.show_notice(pending)
+            self._set(notice="settings.policy_changed")
             return
         if self._failed(outcome):
             self._set(saving=False)
             return
         consent, history = outcome.value  # type: ignore[misc]
         self._set(saving=False, consent=consent, history=tuple(history), error=None,
-                  draft_categories=() if consent.promotions else self.state.draft_categories)
+                  draft_categories=() if consent.promotions else self.state.draft_categories,
+                  reading=None, pending=None)
 
     def export_data(self) -> None:
         """Download everything the bank holds about the cardholder into a JSON file."""
@@ -189,7 +224,8 @@ class PrivacyPresenter(Presenter[PrivacyState]):
         self._set(settings=self.settings.update(precision=precision))
 
     def set_language(self, language: str) -> None:
-        """English or Simplified Chinese."""
+        """English or Simplified Chinese (the server's texts follow from the next request)."""
+        self.api.set_language(language)
         self._set(settings=self.settings.update(language=language))
 
     def set_place(self, text: str) -> bool:

@@ -233,3 +233,25 @@ def test_malformed_offers_are_a_typed_error(api, cardholder, backend):
                          '"features": [{"properties": {"id": "x", "title": "t"}}]}')
     with pytest.raises(errors.MalformedResponse):
         api.offers_nearby(*BANK)
+
+
+def test_every_request_says_the_apps_language(api, backend):
+    api.nearby_branches(*BANK)
+    api.set_language("zh_CN")
+    page = api.repayment_points(*BANK)
+    assert [r.language for r in backend.requests()] == ["en", "zh-CN, zh;q=0.9, en;q=0.5"]
+    assert any(p.repayment and "使用" in (p.repayment.how or "") for p in page.places)
+
+
+def test_place_search_finds_says_and_fails_as_typed_errors(api, backend):
+    found = api.find_place("Bank station, London")
+    assert (found.lat, found.lon, found.label) == (51.5136, -0.134, "10, Dean Street, Soho")
+    with pytest.raises(errors.NotFound):
+        api.find_place("Nowhere Street")
+    backend.inject_fault("/api/v1/geocode", status=429, content_type="application/problem+json",
+                         body='{"type": "about:blank", "title": "Too Many Requests", '
+                              '"status": 429}')
+    with pytest.raises(errors.TooManyRequests):
+        api.find_place("Bank")
+    with pytest.raises(errors.ServerError):
+        api.find_place("boom")

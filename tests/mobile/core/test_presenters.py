@@ -126,8 +126,16 @@ def test_without_a_position_nothing_is_guessed_and_a_typed_one_is_used(make_core
     core.nearby.refresh()
     assert core.nearby.state.location_problem == "not_set" and core.nearby.state.places == ()
     assert backend.paths() == []
-    core.nearby.use_typed_location("somewhere nice")
+    core.nearby.use_typed_location("   ")
     assert core.nearby.state.location_problem == "parse" and backend.paths() == []
+    # Not a position: a place name, which the server looks up; nothing found is said so.
+    core.nearby.use_typed_location("1 Nowhere Lane")
+    assert core.nearby.state.location_problem == "not_found"
+    assert backend.paths() == ["/api/v1/geocode"] and core.settings.current.place() is None
+    core.nearby.use_typed_location("Bank station,  London")
+    assert core.nearby.state.location_problem is None and core.nearby.state.places
+    assert core.settings.current.place_label == "10, Dean Street, Soho"
+    assert backend.paths()[1:] == ["/api/v1/geocode", "/api/v1/branches/nearby"]
     core.nearby.use_typed_location("51°30′48″N 0°5′20″W")
     assert core.nearby.state.location_problem is None and core.nearby.state.places
     assert core.settings.current.place_label == "51°30′48″N 0°5′20″W"
@@ -265,10 +273,13 @@ def test_offers_are_requested_once_per_tap_and_show_why(make_core, cardholder, b
 def test_with_promotions_off_the_offers_screen_explains(make_core, cardholder, backend):
     core = make_core()
     core.session.sign_in(*cardholder)
+    backend.clear_log()
     core.offers.show_offers_near_me()
     assert core.offers.state.phase == "promotions_off" and core.offers.state.offers == ()
     assert core.privacy.state.consent is None  # nothing was turned on along the way
-    assert [r.method for r in backend.requests() if r.path == "/api/v1/me/consent"] == []
+    # The consent was read (no position in it) and nothing else was sent: no offers request.
+    assert [(r.method, r.path, r.query) for r in backend.requests()] == [
+        ("GET", "/api/v1/me/consent", "")]
 
 
 def test_offline_offers_are_never_shown_from_earlier(make_core, cardholder, backend):
@@ -307,7 +318,17 @@ def test_promotions_are_turned_on_only_with_a_chosen_category(make_core, cardhol
     privacy.set_max_offers(3)
     assert privacy.state.consent.promotions is False  # picking is not turning on
     privacy.set_promotions(True)
+    # First the notice as served; nothing is sent until the cardholder agrees to it.
+    notice = backend.call("GET", "/privacy/notices/promotions")
+    assert privacy.state.reading is not None and privacy.state.consent.promotions is False
+    assert privacy.state.reading.version == notice["version"]
+    assert privacy.state.reading.text("zh_CN") == (notice["texts"]["zh-Hans"]["title"],
+                                                   notice["texts"]["zh-Hans"]["body"])
+    assert not [r for r in backend.requests() if r.method == "PUT"]
+    privacy.agree()
+    assert privacy.state.reading is None
     consent = privacy.state.consent
+    assert consent.policy_version == notice["version"]
     assert consent.promotions and consent.categories == ("dining",) and consent.max_offers == 3
     privacy.toggle_category("cafes")
     privacy.set_max_offers(25)
@@ -317,6 +338,21 @@ def test_promotions_are_turned_on_only_with_a_chosen_category(make_core, cardhol
     assert privacy.state.consent.promotions is False
     assert [e.action for e in privacy.state.history] == ["granted", "changed", "changed",
                                                           "withdrawn"]
+    assert privacy.state.history[0].policy_version == notice["version"]
+
+
+def test_declining_the_notice_sends_nothing(make_core, cardholder, backend):
+    core = make_core()
+    core.session.sign_in(*cardholder)
+    core.privacy.load()
+    core.privacy.toggle_category("dining")
+    core.privacy.set_promotions(True)
+    assert core.privacy.state.reading is not None
+    core.privacy.decline()
+    assert core.privacy.state.reading is None and core.privacy.state.pending is None
+    assert not [r for r in backend.requests() if r.method == "PUT"]
+    core.privacy.agree()  # nothing on show: agreeing to nothing sends nothing
+    assert not [r for r in backend.requests() if r.method == "PUT"]
 
 
 def test_the_last_category_cannot_be_dropped_while_on(make_core, cardholder, backend):

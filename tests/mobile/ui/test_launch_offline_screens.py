@@ -31,10 +31,10 @@ def test_without_a_position_the_app_asks_and_never_guesses(ui, cardholder):
         nearby.ids.location_message.text)
     assert not [r for r in ui.backend.requests() if r.path.endswith("/nearby")]
     ui.screenshot("nearby-no-location")
-    ui.type_into(nearby.ids.place_input, "Bank station")
+    ui.type_into(nearby.ids.place_input, "Nowhere Street")  # no such place: said so
     ui.tap(nearby.ids.use_place)
-    assert nearby.presenter.state.location_problem == "parse"
-    assert "not a position" in nearby.ids.location_message.text
+    ui.wait_until(lambda: nearby.presenter.state.location_problem == "not_found", "not found")
+    assert "No place matches" in nearby.ids.location_message.text
     ui.type_into(nearby.ids.place_input, f"{BANK[0]}, {BANK[1]}")
     ui.tap(nearby.ids.use_place)
     ui.wait_until(lambda: nearby.rows, "the list from the typed place")

@@ -14,6 +14,7 @@ from tests.mobile.conftest import BANK
 
 def test_a_session_leaves_no_position_in_the_log_folder(xvfb_display, backend, cardholder,
                                                         tile_server, tmp_path):
+    backend.set_consent(cardholder, True)  # with promotions off no offers request is sent
     home = tmp_path / "kivy-home"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("KIVY_") or k == "KIVY_METRICS_DENSITY"}

@@ -65,10 +65,16 @@ def test_with_promotions_off_the_app_explains_and_never_turns_them_on(ui, cardho
     ui.sign_in(*cardholder)
     ui.go("offers")
     offers = ui.screen("offers")
+    ui.backend.clear_log()
     ui.tap(offers.ids.button)
     ui.wait_until(lambda: offers.promotions_off, "the explanation")
     assert offers.cards == []
     assert "Turning them on means" in offers.ids.off_body.text
+    assert offers.ids.off_sent_nothing.text.startswith("Nothing was sent")
+    # The tap read the consent (no position) and sent nothing else: no offers request.
+    assert ui.offers_requests() == []
+    assert [(r.method, r.path, r.query) for r in ui.backend.requests()] == [
+        ("GET", "/api/v1/me/consent", "")]
     ui.screenshot("offers-promotions-off")
     ui.tap(offers.ids.off_button)
     assert ui.current == "privacy"
@@ -91,8 +97,20 @@ def test_privacy_screen_turns_promotions_on_and_shows_the_history(ui, cardholder
     ui.tap(privacy.ids.more)
     assert state.state.draft_categories == ("cafes",) and state.state.max_offers == 6
     ui.tap(privacy.ids.promotions_button)
+    # First the notice, as served, with its version; nothing is turned on yet.
+    ui.wait_until(lambda: privacy.reading_notice, "the promotions notice")
+    notice = ui.backend.call("GET", "/privacy/notices/promotions")
+    assert privacy.ids.notice_title.text == notice["texts"]["en"]["title"]
+    assert privacy.ids.notice_body.text == notice["texts"]["en"]["body"]
+    assert notice["version"] in privacy.ids.notice_version.text
+    assert not [r for r in ui.backend.requests() if r.method == "PUT"]
+    ui.screenshot("consent-notice")
+    ui.tap(privacy.ids.agree)
     ui.wait_until(lambda: state.state.consent.promotions and not state.state.saving,
                   "promotions on")
+    token = ui.backend.login(*cardholder)
+    [latest] = ui.backend.call("GET", "/me/consent/history", token)["items"]
+    assert latest["policy_version"] == notice["version"]
     assert privacy.ids.promotions_state.text.startswith("On")
     assert privacy.ids.promotions_button.text == "Turn promotions off"
     assert len(privacy.history_rows) == 1 and "Promotions turned on" in (
