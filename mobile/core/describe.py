@@ -128,6 +128,8 @@ def soonest_words(t: Translator, soonest: SoonestServed | None) -> str:
         return ""
     if t.language == "en":
         return soonest.why
+    if soonest.total_min is None:
+        return t.t("queue.soonest_walk", walk=soonest.walk_min)
     return t.t("queue.soonest_figures", walk=soonest.walk_min, total=soonest.total_min)
 
 

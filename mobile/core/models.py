@@ -173,7 +173,7 @@ class SoonestServed:
     """Why a branch ranks where it does in order=soonest_served."""
 
     walk_min: int
-    total_min: int
+    total_min: int | None  # None when the branch's wait is unknown
     why: str
 
     @classmethod
@@ -181,7 +181,8 @@ class SoonestServed:
         """Parse `soonest_served`; None stays None."""
         if obj is None:
             return None
-        return cls(round(_number(obj, "walk_min")), round(_number(obj, "total_min")),
+        total = _number(obj, "total_min", optional=True)
+        return cls(round(_number(obj, "walk_min")), None if total is None else round(total),
                    _get(obj, "why", str))
 
 

@@ -201,9 +201,10 @@ class LiveBackend:
 
     def seed_queue_system(self) -> None:
         """A queue_system account bound to the four branches nearest Bank, and a typical wait
-        for the fourth (three reports of this hour, too old to be live, moved to PostgreSQL)."""
+        for the fourth: three reports of this hour moved to PostgreSQL (as `flask queue flush`
+        does), then the system falls silent there (its live key goes, as on expiry)."""
         from backend.queues.service import bind_branches, flush_aggregates
-        from backend.queues.store import QueueStore
+        from backend.queues.store import PREFIX, QueueStore
 
         self.queue_system = self.make_user("queue_system", display_name="Queue system")
         page = self.call("GET", "/branches/nearby",
@@ -215,16 +216,20 @@ class LiveBackend:
             user_id = session.execute(text("SELECT id FROM users WHERE email = :e"),
                                       {"e": self.queue_system[0]}).scalar_one()
             bind_branches(session, user_id, ids)
+            typical_id = session.execute(text("SELECT id FROM places WHERE public_id = :p"),
+                                         {"p": self.queue_branches["typical"]}).scalar_one()
         token = self.login(*self.queue_system)
         now = datetime.now(UTC)
-        for minutes in (30, 20, 10):  # older than the live lifetime: they count as history only
+        for seconds in (3, 2, 1):
             self.call("PUT", f"/branches/{self.queue_branches['typical']}/queue", token, json={
-                "as_of": (now - timedelta(minutes=minutes)).isoformat(),
+                "as_of": (now - timedelta(seconds=seconds)).isoformat(),
                 "lines": [_queue_line("counter", 9, 2, 300)]})
         store = QueueStore()
         store.bind(self.redis_url)
         with self.db() as session:
             flush_aggregates(session, store)
+        store.client.delete(f"{PREFIX}{typical_id}")
+        store.client.close()
         self.report_queues()
 
     def report_queues(self) -> None:
