@@ -54,6 +54,8 @@ class DetailScreen(BaseScreen):
         self._buttons_for: tuple | None = None
         self._showing: str | None = None
         self.presenter.subscribe(self.render)
+        # A ticket taken or ended changes the branch's ticket buttons.
+        self.core.ticket.subscribe(lambda _state: self.render())
 
     def back(self) -> None:
         """Return to where the place was opened from."""
