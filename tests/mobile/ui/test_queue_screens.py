@@ -72,7 +72,7 @@ def test_a_branch_detail_shows_its_lines_and_a_ticket_is_taken_and_cancelled(
     ui.wait_until(lambda: ui.current == "detail" and detail.presenter.state.queue is not None
                   and detail.ticket_buttons, "the branch's queue")
     assert detail.ids.queue_text.text.splitlines()[1] == (
-        "Priority counter: no wait now · 1 desks open")
+        "Priority counter: no wait now · open desks: 1")
     assert detail.ids.queue_note.text.startswith("Reported")
     assert set(detail.ticket_buttons) == {"counter", "priority"}
     ui.tap(detail.ticket_buttons["priority"])
