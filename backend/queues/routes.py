@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 
 from backend.accounts.auth import role_required
+from backend.apidoc import status_name
 from backend.extensions import Blueprint, db
 from backend.queues import schemas, service
 from backend.queues.store import QueueStore
@@ -99,6 +100,9 @@ class BranchTickets(MethodView):
     @role_required("cardholder")
     @blp.arguments(schemas.TicketRequestSchema)
     @blp.response(201, schemas.TicketSchema)
+    @blp.alt_response(409, description="A ticket is held already (`ticket_id` names it), or "
+                      "the branch takes no remote tickets.")
+    @blp.alt_response(429, response=status_name(429))
     @blp.doc(security=[{"bearerAuth": []}])
     def post(self, args, branch_id):
         """Take a remote ticket for a line (one active ticket per cardholder).
@@ -129,6 +133,7 @@ class MyTickets(MethodView):
 class MyTicket(MethodView):
     @role_required("cardholder")
     @blp.response(200, schemas.TicketSchema)
+    @blp.alt_response(409, description="The ticket is over (served, cancelled or lapsed).")
     @blp.doc(security=[{"bearerAuth": []}])
     def delete(self, ticket_id):
         """Cancel my ticket.

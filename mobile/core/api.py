@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from mobile.core import errors
-from mobile.core.models import FoundPlace, Me, NearbyPage, PlaceDetail
+from mobile.core.models import BranchQueue, FoundPlace, Me, NearbyPage, PlaceDetail, Ticket
 from mobile.core.offers import Consent, ConsentEvent, Notice, Offer, parse_offers
 from mobile.core.tokens import TokenStore
 
@@ -100,9 +100,12 @@ class ApiClient:
 
     def nearby_branches(self, lat: float, lon: float, *, radius_m: float | None = None,
                         limit: int | None = None, open_now: bool = False,
-                        accessibility: Iterable[str] = ()) -> NearbyPage:
-        """Branches nearest first."""
+                        accessibility: Iterable[str] = (),
+                        order: str | None = None) -> NearbyPage:
+        """Branches nearest first, or served soonest first (`order="soonest_served"`)."""
         params = _point(lat, lon, radius_m, limit, open_now, accessibility)
+        if order:
+            params["order"] = order
         return NearbyPage.parse(self._call("GET", "/branches/nearby", params=params))
 
     def repayment_points(self, lat: float, lon: float, *, radius_m: float | None = None,
@@ -137,6 +140,40 @@ class ApiClient:
         :raises NotFound: no place has that id.
         """
         return PlaceDetail.parse(self._call("GET", f"/places/{place_id}"))
+
+    def branch_queue(self, branch_id: str, line: str | None = None) -> BranchQueue:
+        """A branch's queue with every line's open desks, and whether it takes tickets.
+
+        :raises NotFound: no branch has that id.
+        """
+        params = {"line": line} if line else None
+        queue = BranchQueue.parse(self._call("GET", f"/branches/{branch_id}/queue",
+                                             params=params))
+        if queue is None:
+            raise errors.MalformedResponse("the branch's queue must be an object")
+        return queue
+
+    # -- remote tickets (signed in) ------------------------------------------------------------
+
+    def take_ticket(self, branch_id: str, line: str) -> Ticket:
+        """Take a ticket for a line at a branch.
+
+        :raises Conflict: a ticket is held already, or the branch takes none (409).
+        :raises RateLimited: too many tickets taken lately (429).
+        """
+        return Ticket.parse(self._call("POST", f"/branches/{branch_id}/tickets", auth=True,
+                                       json={"line": line}))
+
+    def my_tickets(self) -> list[Ticket]:
+        """The cardholder's tickets of the last day, newest first."""
+        return Ticket.parse_list(self._call("GET", "/me/tickets", auth=True))
+
+    def cancel_ticket(self, ticket_id: str) -> Ticket:
+        """Cancel one of the cardholder's tickets.
+
+        :raises Conflict: the ticket is over already (409).
+        """
+        return Ticket.parse(self._call("DELETE", f"/me/tickets/{ticket_id}", auth=True))
 
     # -- consent and offers (signed in) --------------------------------------------------------
 
@@ -254,6 +291,8 @@ class ApiClient:
             error = errors.NotFound
         elif status == 409:
             error = errors.Conflict
+        elif status == 429:
+            error = errors.RateLimited
         elif status in (400, 422):
             error = errors.InvalidRequest
         elif status == 429:

@@ -23,6 +23,7 @@ from mobile.core.presenters import (
     OffersPresenter,
     PrivacyPresenter,
     SessionPresenter,
+    TicketPresenter,
 )
 from mobile.core.runner import Runner
 from mobile.core.settings import SettingsStore
@@ -63,6 +64,7 @@ class AppCore:
         self.privacy = PrivacyPresenter(self.api, runner, self.settings,
                                         self.data_dir / "exports", self.session.session_ended,
                                         now)
+        self.ticket = TicketPresenter(self.api, runner, self.session.session_ended, now)
         # The street map's tiles: the configured server (NEARBANK_TILES, or OpenStreetMap's).
         self.tiles = TileSource(tile_url or os.environ.get("NEARBANK_TILES") or DEFAULT_TILE_URL,
                                 tile_runner or runner)
@@ -70,6 +72,7 @@ class AppCore:
         self.session.on_signed_out(self.cache.clear)
         self.session.on_signed_out(self.nearby.reset)
         self.session.on_signed_out(self.offers.clear)
+        self.session.on_signed_out(self.ticket.clear)
 
     def close(self) -> None:
         """Release the HTTP connections."""

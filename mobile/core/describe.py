@@ -6,7 +6,9 @@ import math
 from datetime import date, datetime, timedelta
 
 from mobile.core.i18n import Translator
-from mobile.core.models import Place, Repayment
+from mobile.core.models import BranchQueue, Place, Repayment, SoonestServed, Ticket
+
+QUEUE_LINES = ("counter", "cash", "advisor", "priority")
 
 
 def place_status(t: Translator, place: Place, now: datetime) -> tuple[str, str]:
@@ -89,3 +91,55 @@ DETOUR = 1.25
 def walking_minutes(distance_m: float | None) -> int:
     """Minutes on foot for a straight-line distance, at least 1."""
     return max(1, math.ceil((distance_m or 0.0) * DETOUR / WALK_M_PER_MIN))
+
+
+def line_name(t: Translator, line: str) -> str:
+    """A service line's name: counter, cash, advisor or the priority counter."""
+    return t.t(f"queue.line_{line}") if line in QUEUE_LINES else line
+
+
+def wait_words(t: Translator, minutes: int | None, source: str) -> str:
+    """A wait as said honestly: live, typical for this hour (labelled so), or unknown."""
+    if source == "unknown" or minutes is None:
+        return t.t("queue.wait_unknown")
+    if source == "typical":
+        return t.t("queue.wait_typical", minutes=minutes)
+    return t.t("queue.wait_none") if minutes == 0 else t.t("queue.wait_live", minutes=minutes)
+
+
+def queue_lines(t: Translator, queue: BranchQueue | None) -> list[str]:
+    """A branch row's wait lines: the chosen line's wait, then the priority counter's where
+    the branch has one (nothing for a place without a queue)."""
+    if queue is None:
+        return []
+    lines = [t.t("queue.row", line=line_name(t, queue.line),
+                 wait=wait_words(t, queue.estimated_wait_min, queue.source))]
+    priority = queue.of("priority")
+    if priority is not None and queue.line != "priority":
+        lines.append(t.t("queue.row", line=line_name(t, "priority"),
+                         wait=wait_words(t, priority.estimated_wait_min, queue.source)))
+    return lines
+
+
+def soonest_words(t: Translator, soonest: SoonestServed | None) -> str:
+    """Why a branch ranks where it does: the server's words in English, the figures in other
+    languages."""
+    if soonest is None:
+        return ""
+    if t.language == "en":
+        return soonest.why
+    if soonest.total_min is None:
+        return t.t("queue.soonest_walk", walk=soonest.walk_min)
+    return t.t("queue.soonest_figures", walk=soonest.walk_min, total=soonest.total_min)
+
+
+def ticket_wait(t: Translator, ticket: Ticket) -> str:
+    """A ticket's place in its line and its estimated wait."""
+    if ticket.status == "called":
+        return t.t("ticket.called")
+    if not ticket.active:
+        return ""
+    position = (t.t("ticket.position", n=ticket.position) if ticket.position
+                else t.t("ticket.position_unknown"))
+    wait = wait_words(t, ticket.estimated_wait_min, ticket.estimate_source or "unknown")
+    return f"{position} · {wait}"

@@ -64,6 +64,10 @@ class Conflict(ApiError):
     """409: the request conflicts with the current state (e.g. a newer privacy notice)."""
 
 
+class RateLimited(ApiError):
+    """Too many requests of this kind lately (429); try again later."""
+
+
 class InvalidRequest(ApiError):
     """400: the backend rejected the request's fields (see `errors`)."""
 

@@ -115,6 +115,124 @@ class Repayment:
         )
 
 
+QUEUE_SOURCES = ("live", "typical", "unknown")
+
+
+@dataclass(frozen=True)
+class QueueLine:
+    """One service line of a branch: its estimated wait (None when no desk is open)."""
+
+    line: str
+    estimated_wait_min: int | None
+    waiting: int | None
+    open_desks: int | None = None
+
+    @classmethod
+    def parse(cls, obj: Any) -> QueueLine:
+        """Parse one entry of `queue.lines`."""
+        wait = _number(obj, "estimated_wait_min", optional=True)
+        waiting = _number(obj, "waiting", optional=True)
+        desks = _number(obj, "open_desks", optional=True)
+        return cls(_get(obj, "line", str), None if wait is None else round(wait),
+                   None if waiting is None else round(waiting),
+                   None if desks is None else round(desks))
+
+
+@dataclass(frozen=True)
+class BranchQueue:
+    """A branch's queue: the chosen line's wait, where it comes from, and every line."""
+
+    line: str
+    estimated_wait_min: int | None
+    source: str
+    as_of: datetime | None
+    lines: tuple[QueueLine, ...]
+    takes_tickets: bool | None = None
+
+    @classmethod
+    def parse(cls, obj: Any) -> BranchQueue | None:
+        """Parse a `queue` object (or a branch's queue answer); None stays None."""
+        if obj is None:
+            return None
+        source = _get(obj, "source", str)
+        if source not in QUEUE_SOURCES:
+            raise MalformedResponse(f"unknown queue source {source!r}")
+        wait = _number(obj, "estimated_wait_min", optional=True)
+        return cls(_get(obj, "line", str), None if wait is None else round(wait), source,
+                   _instant(obj, "as_of"),
+                   tuple(QueueLine.parse(x) for x in _get(obj, "lines", list)),
+                   _get(obj, "takes_tickets", bool, optional=True))
+
+    def of(self, line: str) -> QueueLine | None:
+        """One line, or None where the branch does not have it."""
+        return next((x for x in self.lines if x.line == line), None)
+
+
+@dataclass(frozen=True)
+class SoonestServed:
+    """Why a branch ranks where it does in order=soonest_served."""
+
+    walk_min: int
+    total_min: int | None  # None when the branch's wait is unknown
+    why: str
+
+    @classmethod
+    def parse(cls, obj: Any) -> SoonestServed | None:
+        """Parse `soonest_served`; None stays None."""
+        if obj is None:
+            return None
+        total = _number(obj, "total_min", optional=True)
+        return cls(round(_number(obj, "walk_min")), None if total is None else round(total),
+                   _get(obj, "why", str))
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A remote ticket for a line at a branch."""
+
+    id: str
+    label: str
+    number: int
+    line: str
+    status: str
+    branch_id: str
+    branch_name: str
+    position: int | None
+    estimated_wait_min: int | None
+    estimate_source: str | None
+    created_at: datetime | None
+    check_in_by: datetime | None
+
+    ACTIVE = ("waiting", "checked_in", "called")
+
+    @property
+    def active(self) -> bool:
+        """Still in the queue (waiting, checked in or called)."""
+        return self.status in self.ACTIVE
+
+    @classmethod
+    def parse(cls, obj: Any) -> Ticket:
+        """Parse one ticket."""
+        branch = _get(obj, "branch", dict)
+        wait = _number(obj, "estimated_wait_min", optional=True)
+        position = _number(obj, "position", optional=True)
+        return cls(
+            id=_get(obj, "id", str), label=_get(obj, "label", str),
+            number=round(_number(obj, "number")), line=_get(obj, "line", str),
+            status=_get(obj, "status", str), branch_id=_get(branch, "id", str),
+            branch_name=_get(branch, "name", str),
+            position=None if position is None else round(position),
+            estimated_wait_min=None if wait is None else round(wait),
+            estimate_source=_get(obj, "estimate_source", str, optional=True),
+            created_at=_instant(obj, "created_at"), check_in_by=_instant(obj, "check_in_by"))
+
+    @classmethod
+    def parse_list(cls, body: Any) -> list[Ticket]:
+        """Parse `GET /me/tickets` (a list, or an object holding `tickets`)."""
+        items = body if isinstance(body, list) else _get(body, "tickets", list)
+        return [cls.parse(x) for x in items]
+
+
 @dataclass(frozen=True)
 class Place:
     """A branch, ATM or partner outlet, as one feature of a nearby search or a detail."""
@@ -138,6 +256,10 @@ class Place:
     next_change_kind: str | None
     repayment: Repayment | None
     phone: str | None
+    # Branches only: the queue (None for ATMs and outlets), and with order=soonest_served the
+    # walk and wait that ranked it.
+    queue: BranchQueue | None = None
+    soonest: SoonestServed | None = None
 
     @classmethod
     def from_feature(cls, feature: Any) -> Place:
@@ -169,6 +291,8 @@ class Place:
             next_change_kind=_get(next_change, "kind", str) if next_change else None,
             repayment=Repayment.parse(props.get("repayment")),
             phone=_get(props, "phone", str, optional=True),
+            queue=BranchQueue.parse(_get(props, "queue", dict, optional=True)),
+            soonest=SoonestServed.parse(_get(props, "soonest_served", dict, optional=True)),
         )
 
 

@@ -27,12 +27,14 @@ from mobile.ui.nearby import NearbyScreen
 from mobile.ui.offers import OffersScreen
 from mobile.ui.privacy import PrivacyScreen
 from mobile.ui.signin import SignInScreen
+from mobile.ui.ticket import TicketScreen
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 SCREENS: tuple[tuple[str, type[BaseScreen]], ...] = (
     ("signin", SignInScreen), ("nearby", NearbyScreen), ("map", MapScreen),
     ("detail", DetailScreen), ("offers", OffersScreen), ("privacy", PrivacyScreen),
+    ("ticket", TicketScreen),
 )
 NAV_SCREENS = ("nearby", "map", "offers", "privacy")
 

@@ -13,7 +13,13 @@ from kivy.properties import (
     StringProperty,
 )
 
-from mobile.core.describe import direction, place_status, repayment_lines
+from mobile.core.describe import (
+    direction,
+    place_status,
+    queue_lines,
+    repayment_lines,
+    soonest_words,
+)
 from mobile.core.models import Place
 from mobile.core.presenters import FILTERS, NearbyState
 from mobile.ui import theme
@@ -21,6 +27,8 @@ from mobile.ui.base import BaseScreen
 from mobile.ui.widgets import Chip, TappableCard
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+SOONEST = "soonest"  # the order chip beside the filter chips
 
 
 class PlaceRow(TappableCard):
@@ -34,6 +42,8 @@ class PlaceRow(TappableCard):
     status = StringProperty("")
     status_color = ColorProperty(theme.MUTED)
     repay = StringProperty("")
+    wait = StringProperty("")
+    why = StringProperty("")
 
 
 def where_text(screen: BaseScreen, state: NearbyState) -> str:
@@ -119,6 +129,11 @@ class NearbyScreen(BaseScreen):
         if (chip.state == "down") != (chip.key in self.presenter.state.filters):
             self.presenter.toggle_filter(chip.key)
 
+    def toggle_soonest(self, chip: Chip) -> None:
+        """The "Served soonest" chip was tapped."""
+        if (chip.state == "down") != (self.presenter.state.order == "soonest_served"):
+            self.presenter.toggle_soonest()
+
     def use_typed_location(self) -> None:
         """The "Use this place" button under the place search box."""
         self.presenter.use_typed_location(self.ids.place_input.text)
@@ -173,8 +188,16 @@ class NearbyScreen(BaseScreen):
                 self.chips[key] = chip
                 box.add_widget(chip)
             self._chips_for = state.tab
+        soonest = self.chips.get(SOONEST)
+        if state.tab == "branches" and soonest is None:
+            # Not a filter but an order: branches ranked by walk plus wait.
+            soonest = Chip(key=SOONEST, label=self.t("filter.soonest"))
+            soonest.bind(on_release=self.toggle_soonest)
+            self.chips[SOONEST] = soonest
+            box.add_widget(soonest)
         for key, chip in self.chips.items():
-            chip.state = "down" if key in state.filters else "normal"
+            on = state.order == "soonest_served" if key == SOONEST else key in state.filters
+            chip.state = "down" if on else "normal"
 
     def _render_rows(self, state: NearbyState) -> None:
         self._shown = state.places
@@ -190,7 +213,9 @@ class NearbyScreen(BaseScreen):
                 bearing=place.bearing_deg or 0.0, kind_text=self.t(f"kind.{place.kind}"),
                 status=status_text(status, tone), status_color=theme.TONES[tone],
                 repay="\n".join(repayment_lines(t, place.repayment, now))
-                if state.tab == "repay" else "")
+                if state.tab == "repay" else "",
+                wait="\n".join(queue_lines(t, place.queue)) if state.tab == "branches" else "",
+                why=soonest_words(t, place.soonest) if state.tab == "branches" else "")
             row.bind(on_release=self.open_place)
             self.rows.append(row)
             box.add_widget(row)

@@ -4,7 +4,8 @@ A bounded, seeded run (hypothesis `derandomize`, a fixed number of cases per ope
 and generation mode) through the app's WSGI interface, in a database of its own (the run
 commits), seeded so that each role's operations reach their success paths: a merchant with
 stores and offers, offers pending review, an unverified merchant, upload batches, the sample
-places, a cardholder who turned promotions on. Path parameters are drawn from the real ids as
+places, a cardholder who turned promotions on and holds a remote ticket, a queue system bound to
+three branches near Bank with a live report. Path parameters are drawn from the real ids as
 well as generated, and a few explicit cases (valid bodies that need real ids, such as an offer
 for the merchant's own store) make sure each write operation succeeds at least once.
 
@@ -47,7 +48,9 @@ from backend.migrate import upgrade
 from tests.backend.fake_nominatim import serve, stop
 from tests.conftest import PASSWORD, SAMPLE_CSV
 
-ROLES = ("anonymous", "cardholder", "maintainer", "merchant", "reviewer", "admin")
+ROLES = ("anonymous", "cardholder", "maintainer", "merchant", "reviewer", "admin",
+         "queue_system")
+BANK = (51.5133, -0.0890)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 EXAMPLES = int(os.environ.get("NEARBANK_FUZZ_EXAMPLES", "12"))
@@ -63,7 +66,8 @@ MUST_SUCCEED = {
     "cardholder": {"GET /api/v1/me", "POST /api/v1/auth/refresh", "POST /api/v1/auth/logout",
                    "GET /api/v1/me/consent", "PUT /api/v1/me/consent",
                    "GET /api/v1/me/consent/history", "GET /api/v1/me/data",
-                   "DELETE /api/v1/me/offer-activity", "GET /api/v1/offers/nearby"},
+                   "DELETE /api/v1/me/offer-activity", "GET /api/v1/offers/nearby",
+                   "GET /api/v1/me/tickets", "DELETE /api/v1/me/tickets/{ticket_id}"},
     "maintainer": {"GET /api/v1/uploads", "POST /api/v1/uploads",
                    "GET /api/v1/uploads/{batch_id}", "POST /api/v1/uploads/{batch_id}/apply",
                    "POST /api/v1/uploads/{batch_id}/rollback",
@@ -87,6 +91,8 @@ MUST_SUCCEED = {
                  "POST /api/v1/review/merchants/{merchant_id}/verify",
                  "POST /api/v1/review/merchants/{merchant_id}/reject"},
     "admin": {"GET /api/v1/uploads", "GET /api/v1/review/offers", "GET /api/v1/me/data"},
+    "queue_system": {"PUT /api/v1/branches/{branch_id}/queue", "POST /api/v1/queue-reports",
+                     "GET /api/v1/queue-system/tickets"},
 }
 
 
@@ -102,7 +108,7 @@ class Tally:
 
     def line(self, role: str) -> str:
         statuses = " ".join(f"{code}x{n}" for code, n in sorted(self.statuses.items()))
-        return (f"{role:<10} {self.cases:>5} cases, {len(self.failures)} failures, "
+        return (f"{role:<12} {self.cases:>5} cases, {len(self.failures)} failures, "
                 f"{len(self.succeeded)} operations reached 2xx, {self.nothing_to_negate} "
                 f"without negative cases; statuses {statuses}")
 
@@ -124,11 +130,12 @@ def fuzz_database_url(database_url):
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(fuzz_database_url):
-    """The app bound to the fuzz database; the suite's engine is put back afterwards."""
+def fuzz_app(fuzz_database_url, redis_url):
+    """The app bound to the fuzz database (and the suite's Redis for live queues); the suite's
+    engine is put back afterwards."""
     saved = db.engine
     nominatim = serve()
-    config = app_config.TestConfig(fuzz_database_url)
+    config = app_config.TestConfig(fuzz_database_url, redis_url)
     config.GEOCODER_DOMAIN = nominatim.domain
     config.GEOCODER_SCHEME = "http"
     config.GEOCODER_MIN_DELAY_SECONDS = 0.0
@@ -249,6 +256,8 @@ def world(fuzz_app) -> World:
                       json={"promotions_enabled": True, "categories": ["cafes"],
                             "policy_version": notice["version"]}))
 
+    _seed_queues(w, client)
+
     as_maintainer = {"Authorization": f"Bearer {w.token('maintainer')}"}
     for source in ("fuzz-applied", "fuzz-pending", "fuzz-pending-2"):
         batch = _check(client.post("/api/v1/uploads", headers=as_maintainer,
@@ -257,6 +266,32 @@ def world(fuzz_app) -> World:
     _check(client.post(f"/api/v1/uploads/{w.ids['batch_id'][0]}/apply",
                        headers=as_maintainer))
     return w
+
+
+def queue_line(line: str = "counter", waiting: int = 3) -> dict:
+    return {"line": line, "waiting": waiting, "open_desks": 1, "mean_service_s": 200.0}
+
+
+def _seed_queues(w: World, client) -> None:
+    """The queue system bound to the three branches nearest Bank, a live report for each, and
+    a remote ticket the cardholder holds at the first."""
+    from backend.queues.service import bind_branches
+
+    branches = client.get("/api/v1/branches/nearby", query_string={
+        "lat": BANK[0], "lon": BANK[1], "limit": 3}).get_json()
+    w.ids["branch_id"] = [f["id"] for f in branches["features"]]
+    assert len(w.ids["branch_id"]) == 3
+    with w.app.app_context():
+        bind_branches(db.session, w.users["queue_system"], w.ids["branch_id"])
+    as_system = {"Authorization": f"Bearer {w.token('queue_system')}"}
+    now = datetime.now(UTC).isoformat()
+    _check(client.post("/api/v1/queue-reports", headers=as_system, json={"reports": [
+        {"branch_id": branch, "as_of": now, "lines": [queue_line(), queue_line("priority", 0)]}
+        for branch in w.ids["branch_id"]]}))
+    as_cardholder = {"Authorization": f"Bearer {w.token('cardholder')}"}
+    ticket = _check(client.post(f"/api/v1/branches/{w.ids['branch_id'][0]}/tickets",
+                                headers=as_cardholder, json={"line": "counter"}), 201)
+    w.ids["ticket_id"] = [ticket["id"]]
 
 
 # --- explicit cases: valid bodies that need the seeded ids -------------------------------------
@@ -279,7 +314,20 @@ def explicit_cases(w: World, role: str) -> list[tuple[str, dict]]:
         cases += [("PUT /api/v1/me/consent", {"body": {
                       "promotions_enabled": True, "categories": ["cafes"],
                       "policy_version": w.ids["policy_version"][0]}}),
-                  ("GET /api/v1/offers/nearby", {"query": {"lat": 51.5382, "lon": -0.1414}})]
+                  ("GET /api/v1/offers/nearby", {"query": {"lat": 51.5382, "lon": -0.1414}}),
+                  ("DELETE /api/v1/me/tickets/{ticket_id}",
+                   {"path_parameters": {"ticket_id": w.ids["ticket_id"][0]}})]
+    if role == "queue_system":
+        branches = w.ids["branch_id"]
+        now = datetime.now(UTC).isoformat()
+        cases += [
+            ("PUT /api/v1/branches/{branch_id}/queue", {
+                "path_parameters": {"branch_id": branches[0]},
+                "body": {"as_of": now, "lines": [queue_line(waiting=5)], "tickets_after": 0}}),
+            ("POST /api/v1/queue-reports", {"body": {"reports": [
+                {"branch_id": branches[1], "as_of": now, "lines": [queue_line(waiting=1)]}]}}),
+            ("GET /api/v1/queue-system/tickets", {"query": {"after": 0}}),
+        ]
     if role in ("maintainer", "admin"):
         cases += [
             ("PATCH /api/v1/places/{place_id}", {"path_parameters": {

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 import requests
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from backend.config import normalise_database_url
@@ -45,8 +45,9 @@ class LoggedRequest:
 class LiveBackend:
     """The Flask app served by werkzeug in a subprocess; can be stopped and started mid-test."""
 
-    def __init__(self, database_url: str, workdir: Path) -> None:
+    def __init__(self, database_url: str, workdir: Path, redis_url: str | None = None) -> None:
         self.database_url = database_url
+        self.redis_url = redis_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "requests.jsonl"
@@ -54,6 +55,8 @@ class LiveBackend:
         self.proc: subprocess.Popen | None = None
         self._users = itertools.count(1)
         self._engine = create_engine(normalise_database_url(database_url))
+        self.queue_system: tuple[str, str] | None = None
+        self.queue_branches: dict[str, str] = {}
 
     def start(self) -> None:
         """Start the server and wait until it answers."""
@@ -63,7 +66,8 @@ class LiveBackend:
         with open(self.out_path, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "tests.mobile.live_server", "--database-url",
-                 self.database_url, "--port", str(self.port), "--log", str(self.log_path)],
+                 self.database_url, "--port", str(self.port), "--log", str(self.log_path),
+                 *(["--redis-url", self.redis_url] if self.redis_url else [])],
                 cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:
@@ -196,6 +200,54 @@ class LiveBackend:
             self.call("POST", f"/review/offers/{offer['id']}/approve", reviewer,
                       json={"seen_version": offer["version"]})
 
+    def seed_queue_system(self) -> None:
+        """A queue_system account bound to the four branches nearest Bank, and a typical wait
+        for the fourth: three reports of this hour moved to PostgreSQL (as `flask queue flush`
+        does), then the system falls silent there (its live key goes, as on expiry)."""
+        from backend.queues.service import bind_branches, flush_aggregates
+        from backend.queues.store import PREFIX, QueueStore
+
+        self.queue_system = self.make_user("queue_system", display_name="Queue system")
+        page = self.call("GET", "/branches/nearby",
+                         params={"lat": BANK[0], "lon": BANK[1], "limit": 8})
+        ids = [f["properties"]["id"] for f in page["features"]][:4]
+        self.queue_branches = dict(zip(("busy", "quiet", "priority", "typical"), ids,
+                                       strict=True))
+        with self.db() as session:
+            user_id = session.execute(text("SELECT id FROM users WHERE email = :e"),
+                                      {"e": self.queue_system[0]}).scalar_one()
+            bind_branches(session, user_id, ids)
+            typical_id = session.execute(text("SELECT id FROM places WHERE public_id = :p"),
+                                         {"p": self.queue_branches["typical"]}).scalar_one()
+        token = self.login(*self.queue_system)
+        now = datetime.now(UTC)
+        for seconds in (3, 2, 1):
+            self.call("PUT", f"/branches/{self.queue_branches['typical']}/queue", token, json={
+                "as_of": (now - timedelta(seconds=seconds)).isoformat(),
+                "lines": [_queue_line("counter", 9, 2, 300)]})
+        store = QueueStore()
+        store.bind(self.redis_url)
+        with self.db() as session:
+            flush_aggregates(session, store)
+        store.client.delete(f"{PREFIX}{typical_id}")
+        store.client.close()
+        self.report_queues()
+
+    def report_queues(self) -> None:
+        """Report live queues now (the live state expires a few minutes after each report):
+        the nearest branch busy, the next quiet, the third with a priority counter."""
+        token = self.login(*self.queue_system)
+        as_of = datetime.now(UTC).isoformat()
+        lines = {
+            "busy": [_queue_line("counter", 14, 1, 240), _queue_line("cash", 3, 1, 150)],
+            "quiet": [_queue_line("counter", 0, 2, 240)],
+            "priority": [_queue_line("counter", 5, 2, 240),
+                         _queue_line("priority", 0, 1, 360)],
+        }
+        self.call("POST", "/queue-reports", token, json={"reports": [
+            {"branch_id": self.queue_branches[name], "as_of": as_of, "lines": body}
+            for name, body in lines.items()]})
+
     def make_user(self, role: str = "cardholder", **kwargs: Any) -> tuple[str, str]:
         """Create a user; returns (email, password)."""
         from backend.accounts.service import create_user
@@ -205,6 +257,11 @@ class LiveBackend:
             create_user(session, email, PASSWORD, role, kwargs.pop("display_name", "Alex Tan"),
                         **kwargs)
         return email, PASSWORD
+
+
+def _queue_line(line: str, waiting: int, open_desks: int, mean_service_s: float) -> dict:
+    return {"line": line, "waiting": waiting, "open_desks": open_desks,
+            "mean_service_s": mean_service_s}
 
 
 def _create_database(database_url: str) -> str:
@@ -230,12 +287,14 @@ def _create_database(database_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def live_backend(database_url, tmp_path_factory):
-    """The backend serving its own database (sample data loaded) on a free loopback port."""
+def live_backend(database_url, redis_url, tmp_path_factory):
+    """The backend serving its own database (sample data loaded) on a free loopback port, with
+    its own Redis for live queues, fed by a queue system through the API."""
     url = _create_database(database_url)
-    backend = LiveBackend(url, tmp_path_factory.mktemp("live-backend"))
+    backend = LiveBackend(url, tmp_path_factory.mktemp("live-backend"), redis_url)
     backend.start()
     backend.seed_offers()
+    backend.seed_queue_system()
     yield backend
     backend.close()
 
@@ -245,6 +304,7 @@ def backend(live_backend):
     """The live backend, running, with an empty request log and no faults."""
     live_backend.start()
     live_backend.reset_faults()
+    live_backend.report_queues()  # fresh live waits for every test (they expire otherwise)
     live_backend.clear_log()
     yield live_backend
     live_backend.start()  # a test that stopped it leaves it running for the next

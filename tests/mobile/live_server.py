@@ -1,9 +1,9 @@
 """Test-only: the real Flask app on a loopback port, in its own process, with a request log.
 
-`python -m tests.mobile.live_server --database-url URL --port N --log FILE`. The harness
-around the app records each request (method, path, query, Accept-Language) as a JSON line in
-FILE and offers test controls under /__test__/ (faults to inject, expired tokens); none of this
-is product code. Place search answers from a fake Nominatim in the same process.
+`python -m tests.mobile.live_server --database-url URL --port N --log FILE [--redis-url U]`.
+The harness around the app records each request (method, path, query, Accept-Language) as a
+JSON line in FILE and offers test controls under /__test__/ (faults to inject, expired tokens);
+none of this is product code. Place search answers from a fake Nominatim in the same process.
 """
 
 from __future__ import annotations
@@ -91,8 +91,9 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log", required=True)
+    parser.add_argument("--redis-url", default=None)
     args = parser.parse_args()
-    config = TestConfig(args.database_url)
+    config = TestConfig(args.database_url, args.redis_url)
     # Place search answers from a fake Nominatim on loopback, in this process.
     nominatim = serve_nominatim()
     for key, value in nominatim_settings(nominatim.domain).items():

@@ -6,9 +6,11 @@ from mobile.core.presenters.nearby import FILTERS, TABS, NearbyPresenter, Nearby
 from mobile.core.presenters.offers import OffersPresenter, OffersState
 from mobile.core.presenters.privacy import PrivacyPresenter, PrivacyState
 from mobile.core.presenters.session import SessionPresenter, SessionState
+from mobile.core.presenters.ticket import REFRESH_SECONDS, TicketPresenter, TicketState
 
 __all__ = [
     "FILTERS", "TABS", "DetailPresenter", "DetailState", "NearbyPresenter", "NearbyState",
     "OffersPresenter", "OffersState", "Presenter", "PrivacyPresenter", "PrivacyState",
-    "SessionPresenter", "SessionState", "error_key", "geo_uri",
+    "SessionPresenter", "SessionState", "TicketPresenter", "TicketState", "error_key",
+    "geo_uri", "REFRESH_SECONDS",
 ]

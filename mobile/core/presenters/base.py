@@ -55,6 +55,8 @@ def error_key(error: Exception) -> str:
         return "error.forbidden"
     if isinstance(error, errors.NotFound):
         return "error.not_found"
+    if isinstance(error, errors.RateLimited):
+        return "error.rate_limited"
     if isinstance(error, errors.Conflict):
         return "error.conflict"
     if isinstance(error, errors.InvalidRequest):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from mobile.core.api import ApiClient
-from mobile.core.models import Place, PlaceDetail
+from mobile.core.models import BranchQueue, Place, PlaceDetail
 from mobile.core.platform_ import UriOpener
 from mobile.core.presenters.base import Presenter, error_key
 from mobile.core.runner import Outcome, Runner
@@ -41,6 +41,9 @@ class DetailState:
     error: str | None = None
     notice: str | None = None
     notice_values: tuple[tuple[str, str], ...] = ()
+    # A branch's queue with every line (None until fetched, or for other kinds of place).
+    queue: BranchQueue | None = None
+    queue_error: str | None = None
 
 
 class DetailPresenter(Presenter[DetailState]):
@@ -60,9 +63,20 @@ class DetailPresenter(Presenter[DetailState]):
         self._generation += 1
         generation = self._generation
         self._set(place=place, detail=None, loading=True, error=None, notice=None,
-                  notice_values=())
+                  notice_values=(), queue=None, queue_error=None)
         self.runner.submit(lambda: self.api.place(place.id),
                            lambda outcome: self._loaded(generation, outcome))
+        if place.kind == "branch":
+            self.runner.submit(lambda: self.api.branch_queue(place.id),
+                               lambda outcome: self._queue_loaded(generation, outcome))
+
+    def _queue_loaded(self, generation: int, outcome: Outcome[BranchQueue]) -> None:
+        if generation != self._generation:
+            return
+        if outcome.error is not None:
+            self._set(queue=None, queue_error=error_key(outcome.error))
+        else:
+            self._set(queue=outcome.value, queue_error=None)
 
     def _loaded(self, generation: int, outcome: Outcome[PlaceDetail]) -> None:
         if generation != self._generation:

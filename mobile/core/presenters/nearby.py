@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from mobile.core import errors
@@ -52,6 +52,8 @@ class NearbyState:
     next_open: Place | None = None
     # The cardholder opened the place search box (it also opens when there is no position).
     searching: bool = False
+    # Branches: "nearest" (the default) or "soonest_served" (walk plus wait, the "why" shown).
+    order: str = "nearest"
 
     @property
     def empty(self) -> bool:
@@ -123,6 +125,14 @@ class NearbyPresenter(Presenter[NearbyState]):
         self._set(filters=self.state.filters ^ {name})
         self.refresh()
 
+    def toggle_soonest(self) -> None:
+        """The "Served soonest" chip: rank branches by walk plus wait, or nearest first again."""
+        if self.state.tab != "branches":
+            raise ValueError("only branches are ordered by their queue")
+        order = "nearest" if self.state.order == "soonest_served" else "soonest_served"
+        self._set(order=order)
+        self.refresh()
+
     def clear_filters(self) -> None:
         """Turn every filter off and search again (the empty state's button)."""
         if self.state.filters:
@@ -192,18 +202,19 @@ class NearbyPresenter(Presenter[NearbyState]):
             return
         self._set(location=result, location_problem=None)
         lat, lon = round_for_precision(result.lat, result.lon, self.settings.current.precision)
-        tab, filters = self.state.tab, self.state.filters
+        tab, filters, order = self.state.tab, self.state.filters, self.state.order
         radius = self.settings.current.radius_m
-        self.runner.submit(lambda: self._fetch(tab, filters, lat, lon, radius),
+        self.runner.submit(lambda: self._fetch(tab, filters, lat, lon, radius, order),
                            lambda outcome: self._fetched(generation, tab, filters, outcome))
 
     def _fetch(self, tab: str, filters: frozenset[str], lat: float, lon: float,
-               radius: float) -> NearbyPage:
+               radius: float, order: str = "nearest") -> NearbyPage:
         accessibility = [STEP_FREE] if "step_free" in filters else []
         if tab == "branches":
-            return self.api.nearby_branches(lat, lon, radius_m=radius, limit=RESULT_LIMIT,
-                                            open_now="open_now" in filters,
-                                            accessibility=accessibility)
+            return self.api.nearby_branches(
+                lat, lon, radius_m=radius, limit=RESULT_LIMIT, open_now="open_now" in filters,
+                accessibility=accessibility,
+                order="soonest_served" if order == "soonest_served" else None)
         return self.api.repayment_points(
             lat, lon, radius_m=radius, limit=RESULT_LIMIT, open_now="open_now" in filters,
             accessibility=accessibility, methods=["cash"] if "cash" in filters else [],
@@ -245,7 +256,9 @@ class NearbyPresenter(Presenter[NearbyState]):
                 self._set(places=(), loading=False, loaded=False, offline=True,
                           fetched_at=None, error=error_key(error))
             else:
-                places = tuple(p for p in cached.page.places if matches(p, filters))
+                # Saved waits are old numbers: offline, a branch's wait is not shown at all.
+                places = tuple(replace(p, queue=None, soonest=None)
+                               for p in cached.page.places if matches(p, filters))
                 self._set(places=places, loading=False, loaded=True, offline=True,
                           fetched_at=cached.fetched_at, error=error_key(error))
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import parse_qs
 
 import pytest
@@ -149,7 +150,9 @@ def test_offline_shows_the_cached_results_with_their_time(make_core, backend):
     core.nearby.refresh()
     offline = core.nearby.state
     assert offline.offline and offline.error == "error.offline"
-    assert offline.places == online.places and offline.fetched_at == online.fetched_at
+    # The same places, without their waits (old numbers are never shown as a wait).
+    assert offline.places == tuple(replace(p, queue=None, soonest=None) for p in online.places)
+    assert offline.fetched_at == online.fetched_at
     core.nearby.toggle_filter("open_now")  # applied on the device to the cached results
     assert all(p.open_now for p in core.nearby.state.places)
 
@@ -208,7 +211,9 @@ def test_detail_shows_a_week_and_hands_a_geo_uri_to_the_platform(make_core, back
     uri = core.detail.directions()
     assert core.opened == [uri]
     assert uri.startswith(f"geo:{place.lat:.6f},{place.lon:.6f}?q=")
-    assert backend.paths()[-1] == f"/api/v1/places/{place.id}"
+    # A branch's detail asks for its queue too.
+    assert backend.paths()[-2:] == [f"/api/v1/places/{place.id}",
+                                    f"/api/v1/branches/{place.id}/queue"]
 
 
 def test_detail_of_a_missing_place(make_core, backend):

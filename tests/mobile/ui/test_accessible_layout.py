@@ -122,6 +122,7 @@ def test_every_screen_fits_at_large_text(ui, cardholder, scale, language):
     _check(ui, "branches")
     if scale == 2.0:
         ui.screenshot(f"nearby-200-{'zh' if language == 'zh_CN' else 'en'}")
+    _check_queue_screens(ui, nearby)
     ui.tap(nearby.ids.tab_repay)
     ui.wait_until(lambda: nearby.presenter.state.tab == "repay" and nearby.rows
                   and not nearby.presenter.state.loading, "the repayment points")
@@ -147,6 +148,31 @@ def test_every_screen_fits_at_large_text(ui, cardholder, scale, language):
     ui.tap(privacy.ids.sign_out)
     privacy.ids.scroller.scroll_y = 0
     _check(ui, "sign-out question")
+
+
+def _check_queue_screens(ui, nearby) -> None:
+    """Served soonest, a branch's queue with its ticket buttons, and the ticket screen."""
+    ui.tap(nearby.chips["soonest"])
+    ui.wait_until(lambda: nearby.rows and nearby.rows[0].place.soonest is not None
+                  and not nearby.presenter.state.loading, "the served-soonest order")
+    _check(ui, "served soonest")
+    ui.tap(nearby.rows[0])
+    detail = ui.screen("detail")
+    ui.wait_until(lambda: ui.current == "detail" and detail.ticket_buttons
+                  and detail.hour_rows, "a branch's queue")
+    _check(ui, "branch detail")
+    ui.tap(next(iter(detail.ticket_buttons.values())))
+    ticket = ui.screen("ticket")
+    ui.wait_until(lambda: ui.current == "ticket" and ticket.presenter.state.active, "a ticket")
+    _check(ui, "ticket")
+    ui.tap(ticket.ids.cancel)
+    ui.wait_until(lambda: ticket.presenter.state.active is None
+                  and ticket.presenter.state.ticket is not None, "the cancelled ticket")
+    _check(ui, "cancelled ticket")
+    ui.go("nearby")
+    ui.tap(nearby.chips["soonest"])
+    ui.wait_until(lambda: nearby.presenter.state.order == "nearest"
+                  and not nearby.presenter.state.loading, "nearest first again")
 
 
 def test_the_text_size_setting_scales_text_and_is_remembered(ui, cardholder):
