@@ -1241,17 +1241,23 @@ def targets_section(at: SizeResult) -> list[str]:
     scaled = at.rows != TARGET_ROWS
     note = (f" (measured at {at.rows:,} rows only; the targets are for {TARGET_ROWS:,})"
             if scaled else "")
-    over = at.upload_s / TARGET_SECONDS
+    # A smaller file is scaled to the target's size at its measured rate (the steps are linear
+    # in the rows), so a 10^5-row figure is never compared with the 10^6-row budget as is.
+    projected = at.upload_s * TARGET_ROWS / at.rows
+    over = projected / TARGET_SECONDS
     needed = at.copy.seconds / TARGET_COPY_SHARE
+    measured = (f"{at.upload_s:,.1f} s at {at.rows:,} rows ({at.dry_run.seconds:,.1f} + "
+                f"{at.apply.seconds:,.1f}), about {projected:,.0f} s at {TARGET_ROWS:,} at that "
+                "rate" if scaled else
+                f"{at.upload_s:,.1f} s ({at.dry_run.seconds:,.1f} + {at.apply.seconds:,.1f})")
     return [
         f"## Targets{note}",
         "",
         "| target | measured | verdict |",
         "|---|---|---|",
-        f"| dry run + apply of {TARGET_ROWS:,} rows under {TARGET_SECONDS:.0f} s | "
-        f"{at.upload_s:,.1f} s ({at.dry_run.seconds:,.1f} + {at.apply.seconds:,.1f}) | "
-        + _verdict(at.upload_s < TARGET_SECONDS,
-                   f"{at.upload_s - TARGET_SECONDS:,.1f} s over, {over:.2f}x the budget") + " |",
+        f"| dry run + apply of {TARGET_ROWS:,} rows under {TARGET_SECONDS:.0f} s | {measured} | "
+        + _verdict(projected < TARGET_SECONDS,
+                   f"{projected - TARGET_SECONDS:,.0f} s over, {over:.1f}x the budget") + " |",
         f"| at least 1/5 of the plain COPY rate | {at.copy_share:.1%} of "
         f"{at.rows / at.copy.seconds:,.0f} rows/s | "
         + _verdict(at.copy_share >= TARGET_COPY_SHARE,
