@@ -125,7 +125,7 @@ class ApiClient:
         """Where a typed place name or postcode is (the server asks its geocoding service).
 
         :raises NotFound: nothing matches (404).
-        :raises TooManyRequests: this device searched too often (429).
+        :raises RateLimited: this device searched too often (429).
         :raises ServerError: the geocoding service is down (503).
         """
         return FoundPlace.parse(self._call("GET", "/geocode", params={"q": query}))
@@ -295,8 +295,6 @@ class ApiClient:
             error = errors.RateLimited
         elif status in (400, 422):
             error = errors.InvalidRequest
-        elif status == 429:
-            error = errors.TooManyRequests
         elif status >= 500:
             error = errors.ServerError
         else:

@@ -527,7 +527,6 @@ EN.update({
     "location.not_found": "No place matches what you typed. Try another spelling, a postcode "
                           "or a nearby street.",
     "location.search_failed": "The place could not be looked up right now.",
-    "error.too_many": "Too many searches from this device. Wait a minute and try again.",
     "offers.off_sent_nothing": "Nothing was sent: your position stays on this device until "
                                "you turn promotions on.",
     "notice.heading": "Please read before turning promotions on",
@@ -544,7 +543,6 @@ ZH_CN.update({
     "location.parse": "请输入地名、邮编，或如 51.5133, -0.0890 的坐标。",
     "location.not_found": "没有与您输入的内容相符的地点。请换一种拼写、输入邮编或附近的街道。",
     "location.search_failed": "目前无法查询该地点。",
-    "error.too_many": "本设备搜索过于频繁，请稍等一分钟再试。",
     "offers.off_sent_nothing": "未发送任何信息：在您开启推广优惠之前，您的位置只保留在本设备上。",
     "notice.heading": "开启推广优惠前请阅读",
     "notice.version": "告知版本 {version}，自 {date} 起生效",
@@ -555,7 +553,8 @@ ZH_CN.update({
 
 # Queues and remote tickets: waits on rows and in the detail, served soonest, the ticket screen.
 EN.update({
-    "error.rate_limited": "You have taken several tickets lately. Please try again later.",
+    "error.rate_limited": "Too many requests from this device lately. Wait a minute and try "
+                          "again.",
     "queue.line_counter": "Counter",
     "queue.line_cash": "Cash desk",
     "queue.line_advisor": "Advisor",
@@ -596,7 +595,7 @@ EN.update({
     "ticket.loading": "Loading…",
 })
 ZH_CN.update({
-    "error.rate_limited": "您最近已取过多张号，请稍后再试。",
+    "error.rate_limited": "本设备近期请求过于频繁，请稍等一分钟再试。",
     "queue.line_counter": "柜台",
     "queue.line_cash": "现金柜台",
     "queue.line_advisor": "理财顾问",

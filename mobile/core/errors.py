@@ -65,7 +65,7 @@ class Conflict(ApiError):
 
 
 class RateLimited(ApiError):
-    """Too many requests of this kind lately (429); try again later."""
+    """429: this device asked too often lately (place searches, tickets); try again later."""
 
 
 class InvalidRequest(ApiError):
@@ -76,10 +76,6 @@ class InvalidRequest(ApiError):
         """The problem's per-field errors."""
         value = self.problem.get("errors")
         return [e for e in value if isinstance(e, dict)] if isinstance(value, list) else []
-
-
-class TooManyRequests(ApiError):
-    """429: this device asked too often (place search); wait `retry_after` seconds."""
 
 
 class MalformedResponse(ApiError):

@@ -149,6 +149,7 @@ class NearbankApp(App):
 
     def replace_core(self, core: AppCore) -> Root:
         """Start over with another core (a new launch, as the tests use it)."""
+        self.on_pause()  # the old screens' ticket refresh must not outlive them
         old_core, old_root = self.core, self.root
         self.core = core
         root = self._make_root()
@@ -182,8 +183,27 @@ class NearbankApp(App):
         """Navigate to a screen by name."""
         self.root.go(name)
 
+    def _ticket_screen(self) -> TicketScreen | None:
+        if self.root is None or not self.root.ids.manager.has_screen("ticket"):
+            return None
+        return self.root.ids.manager.get_screen("ticket")
+
+    def on_pause(self) -> bool:
+        """In the background the ticket is not on show: stop refreshing it."""
+        screen = self._ticket_screen()
+        if screen is not None:
+            screen.on_leave()
+        return True
+
+    def on_resume(self) -> None:
+        """Back in front: refresh the ticket again if it is the screen shown."""
+        screen = self._ticket_screen()
+        if screen is not None and self.root.ids.manager.current == "ticket":
+            screen.on_enter()
+
     def on_stop(self) -> None:
-        """Let running requests finish and close the connections."""
+        """Stop the ticket's refresh, let running requests finish, close the connections."""
+        self.on_pause()
         if self.core is not None:
             if isinstance(self.core.runner, ThreadRunner):
                 self.core.runner.shutdown()

@@ -61,8 +61,6 @@ def error_key(error: Exception) -> str:
         return "error.conflict"
     if isinstance(error, errors.InvalidRequest):
         return "error.invalid"
-    if isinstance(error, errors.TooManyRequests):
-        return "error.too_many"
     if isinstance(error, errors.MalformedResponse):
         return "error.malformed"
     return "error.unexpected"

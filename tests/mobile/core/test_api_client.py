@@ -251,7 +251,7 @@ def test_place_search_finds_says_and_fails_as_typed_errors(api, backend):
     backend.inject_fault("/api/v1/geocode", status=429, content_type="application/problem+json",
                          body='{"type": "about:blank", "title": "Too Many Requests", '
                               '"status": 429}')
-    with pytest.raises(errors.TooManyRequests):
+    with pytest.raises(errors.RateLimited):
         api.find_place("Bank")
     with pytest.raises(errors.ServerError):
         api.find_place("boom")
