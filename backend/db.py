@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import select as select_
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ class Base(DeclarativeBase):
 
 
 Model = TypeVar("Model", bound=Base)
+T = TypeVar("T")
 
 
 def get_by_public_id(session: Session, model: type[Model], public_id: str, what: str) -> Model:
@@ -81,6 +82,24 @@ class Database:
         with self.driver_connection() as conn:
             yield conn
 
+    def read(self, work: Callable[[psycopg.Connection | Session], T]) -> T:
+        """`work(source)` on a read source (see read_source), run once more on a fresh
+        connection when the server had closed the pooled one.
+
+        The checkout check sees a connection the server has already closed; a backend that
+        has been told to stop but has not gone yet still looks idle, and answers the first
+        statement with "terminating connection". A read changes nothing, so it is safe to run
+        again; if the database is really gone, the second try fails too (a 503).
+        """
+        try:
+            with self.read_source() as source:
+                return work(source)
+        except psycopg.OperationalError as error:
+            if not _closed_by_server(error):
+                raise
+        with self.read_source() as source:
+            return work(source)
+
     @contextmanager
     def driver_connection(self) -> Iterator[psycopg.Connection]:
         """A pooled psycopg connection in autocommit mode, for one read-only request.
@@ -105,6 +124,12 @@ class Database:
                 else:
                     conn.autocommit = False
             fairy.close()
+
+
+def _closed_by_server(error: psycopg.OperationalError) -> bool:
+    """Whether the server ended the connection (shut down, restarted, terminated it)."""
+    sqlstate = error.sqlstate or ""
+    return sqlstate.startswith("57P") or (not sqlstate and "closed" in str(error))
 
 
 def _check_on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:

@@ -74,8 +74,8 @@ def _nearby(args: dict, **overrides) -> Response:
     # The hot path: a pooled psycopg connection in autocommit mode (one round trip, a prepared
     # statement), and the document encoded by orjson straight into the response: the schema in
     # @blp.response documents it, flask-smorest passes a Response through without dumping.
-    with db.read_source() as source:
-        page = service.find_nearby_places(source, query, args.get("at") or _now())
+    at = args.get("at") or _now()
+    page = db.read(lambda source: service.find_nearby_places(source, query, at))
     return json_response(page.to_geojson())
 
 

@@ -104,6 +104,36 @@ def test_a_pooled_connection_the_server_closed_is_replaced_without_an_error(app,
     assert not pids & _backend_pids(database_url)
 
 
+def test_a_read_whose_connection_is_ended_mid_request_runs_once_more(app, database_url):
+    """A backend told to stop can look idle at checkout and end the connection at the first
+    statement: the read is run again on a fresh connection, once."""
+    calls = []
+
+    def work(conn):
+        calls.append(conn.info.backend_pid)
+        if len(calls) == 1:
+            with _admin(database_url) as admin:
+                # Waits (up to 5 s) until the backend has gone.
+                admin.execute("SELECT pg_terminate_backend(%s, 5000)", (conn.info.backend_pid,))
+        return conn.execute("SELECT 41 + 1").fetchone()[0]
+
+    with app.app_context():
+        assert db.read(work) == 42
+    assert len(calls) == 2 and calls[0] != calls[1]
+
+
+def test_a_read_that_fails_for_another_reason_is_not_run_again(app):
+    calls = []
+
+    def work(conn):
+        calls.append(1)
+        return conn.execute("SELECT 1 / 0").fetchone()
+
+    with app.app_context(), pytest.raises(psycopg.errors.DivisionByZero):
+        db.read(work)
+    assert calls == [1]
+
+
 def test_spatial_order_keeps_every_answer(app, committed_places, database_urls):
     client = app.test_client()
     before = client.get(NEARBY, query_string=POINT).json

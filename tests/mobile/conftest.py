@@ -229,6 +229,14 @@ class LiveBackend:
         store.bind(self.redis_url)
         with self.db() as session:
             flush_aggregates(session, store)
+            # The same typical wait for every other hour of the week too, so that a test run
+            # that crosses the hour still finds one.
+            session.execute(text(
+                "INSERT INTO queue_typical (place_id, line, hour_of_week, samples, "
+                "wait_min_sum, waiting_sum) SELECT t.place_id, t.line, h, t.samples, "
+                "t.wait_min_sum, t.waiting_sum FROM queue_typical t, generate_series(0, 167) h "
+                "WHERE t.place_id = :p ON CONFLICT DO NOTHING"), {"p": typical_id})
+            session.commit()
         store.client.delete(f"{PREFIX}{typical_id}")
         store.client.close()
         self.report_queues()
