@@ -13,7 +13,7 @@ from backend.accounts.auth import role_required
 from backend.extensions import Blueprint, db
 from backend.places import schemas, service
 from backend.queues import service as queues
-from backend.queues.schemas import BranchNearbyQuerySchema
+from backend.queues.schemas import BRANCH_NEARBY_QUERY
 
 blp = Blueprint("places", __name__, url_prefix="/api/v1",
                 description="Branches, ATMs, partner outlets and where to repay a card.")
@@ -86,7 +86,7 @@ def json_response(document: dict) -> Response:
 
 @blp.route("/branches/nearby")
 class NearbyBranches(MethodView):
-    @blp.arguments(BranchNearbyQuerySchema, location="query")
+    @blp.arguments(BRANCH_NEARBY_QUERY, location="query")
     @blp.response(200, schemas.FeatureCollectionSchema, example=NEARBY_EXAMPLE)
     def get(self, args):
         """Nearest branches with their queues, nearest first or soonest served.
@@ -97,10 +97,13 @@ class NearbyBranches(MethodView):
         ranks by walking time plus the wait. The position is used for this answer only and
         never stored or logged.
         """
-        return queues.find_branches_nearby(
-            db.session, current_app.extensions["queue_store"],
-            _nearby_query(args, kinds=("branch",)), args.get("at") or _now(), args["order"],
-            current_app.config["QUEUE_WALKING_PACE_M_S"]).to_geojson()
+        # The hot path of _nearby, with the queues merged.
+        query, at = _nearby_query(args, kinds=("branch",)), args.get("at") or _now()
+        store, pace = (current_app.extensions["queue_store"],
+                       current_app.config["QUEUE_WALKING_PACE_M_S"])
+        page = db.read(lambda source: queues.find_branches_nearby(
+            source, store, query, at, args["order"], pace))
+        return json_response(page.to_geojson())
 
 
 @blp.route("/atms/nearby")

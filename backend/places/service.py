@@ -184,7 +184,7 @@ def find_nearby_places(source: Session | psycopg.Connection, query: NearbyQuery,
     """
     params: dict[str, Any] = {"lat": query.lat, "lon": query.lon, "radius_m": query.radius_m}
     filters = _nearby_filters(query, params)
-    fetch = _fetcher(source)
+    fetch = row_fetcher(source)
     # Every opening, closing and cut-off falls on a whole minute: what depends on the time is
     # the same for any instant of this minute (and cached per minute).
     minute = now.replace(second=0, microsecond=0)
@@ -220,7 +220,8 @@ def find_nearby_places(source: Session | psycopg.Connection, query: NearbyQuery,
             break
         k *= 4
     page, more = accepted[:query.limit], len(accepted) > query.limit
-    features = [_feature(row, now, minute) for row in page]
+    lang = language()  # once per request: every repayment text is in it
+    features = [_feature(row, now, minute, lang) for row in page]
     if extras is not None:
         extras.annotate([NamedRow(row) for row in page], features)
     next_cursor = None
@@ -254,7 +255,7 @@ def _exact_order(row: Any) -> tuple[float, int]:
     return row[R_DISTANCE], row[R_ID]
 
 
-def _fetcher(source: Session | psycopg.Connection) -> Any:
+def row_fetcher(source: Session | psycopg.Connection) -> Any:
     """fetch(sql, params) -> rows (tuples) for a psycopg connection or a SQLAlchemy session."""
     if isinstance(source, psycopg.Connection):
         def fetch(sql: str, params: dict[str, Any]) -> list[Any]:
@@ -310,8 +311,8 @@ def _status_in_minute(document: str, tz: str, minute: datetime) -> dict[str, Any
             "closes_soon": status.closes_soon}
 
 
-def _repayment(row: Any, now: datetime, minute: datetime) -> dict[str, Any] | None:
-    """How to repay a card at this place, or None when it takes no repayments."""
+def _repayment(row: Any, now: datetime, minute: datetime, lang: str) -> dict[str, Any] | None:
+    """How to repay a card at this place (texts in `lang`), or None when it takes none."""
     methods = row[R_METHODS]
     if not methods:
         return None
@@ -323,7 +324,6 @@ def _repayment(row: Any, now: datetime, minute: datetime) -> dict[str, Any] | No
         cutoff_at = _cutoff_at(row[R_TIMEZONE], cutoff, minute)
         cutoff_today = cutoff_at.isoformat()
         cutoff_passed = now >= cutoff_at
-    lang = language()
     posting = row[R_POSTING]
     return {
         "methods": list(methods),
@@ -407,13 +407,13 @@ def bearing_degrees(degrees: float) -> float:
     return round(degrees, 1) % 360.0
 
 
-def _feature(row: Any, now: datetime, minute: datetime) -> dict:
+def _feature(row: Any, now: datetime, minute: datetime, lang: str) -> dict:
     properties = _base_properties(row)
     bearing = row[R_BEARING]  # None when the place is exactly at the query point
     properties["distance_m"] = round(row[R_DISTANCE], 1)
     properties["bearing_deg"] = None if bearing is None else bearing_degrees(bearing)
     properties.update(_hours_status(row, minute))
-    properties["repayment"] = _repayment(row, now, minute)
+    properties["repayment"] = _repayment(row, now, minute, lang)
     return {"type": "Feature", "id": properties["id"], "geometry": _geometry(row),
             "properties": properties}
 
@@ -441,7 +441,7 @@ def get_place(session: Session, public_id: str, now: datetime) -> dict[str, Any]
     properties = _base_properties(row)
     minute = now.replace(second=0, microsecond=0)
     properties.update(_hours_status(row, minute))
-    properties["repayment"] = _repayment(row, now, minute)
+    properties["repayment"] = _repayment(row, now, minute, language())
     hours = _hours(row)
     if hours is None:
         properties["opening_hours"] = None

@@ -169,3 +169,7 @@ class TicketSchema(ma.Schema):
 
 class TicketListSchema(ma.Schema):
     tickets = fields.List(fields.Nested(TicketSchema))
+
+
+# Built once: webargs would build (and deep-copy the fields of) a schema class per request.
+BRANCH_NEARBY_QUERY = BranchNearbyQuerySchema()

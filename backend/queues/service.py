@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
 import redis
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from backend.errors import (
     ServiceUnavailable,
     TooManyRequests,
 )
-from backend.places.service import NearbyQuery, Page, find_nearby_places
+from backend.places.service import NearbyQuery, Page, find_nearby_places, row_fetcher
 from backend.queues.estimate import estimate_wait_min
 from backend.queues.models import ACTIVE_TICKET_STATUSES, LINES
 from backend.queues.store import LineWrite, LiveLine, QueueStore
@@ -219,6 +220,15 @@ def _json(value: Any) -> str:
 LineState = tuple[dict[str, Any], float | None, float | None, str | None, int | None]
 
 
+# The typical waits of branches at their hours of week (psycopg's placeholders: it runs on the
+# hot path's connection, or through a session's driver connection).
+TYPICAL_SQL = """
+    SELECT t.place_id, t.line, t.wait_min_sum / t.samples, t.waiting_sum / t.samples
+    FROM unnest(%(ids)s::bigint[], %(hours)s::smallint[]) AS q(id, how)
+    JOIN queue_typical t ON t.place_id = q.id AND t.hour_of_week = q.how
+    WHERE t.samples >= %(min_samples)s"""
+
+
 class BranchQueues:
     """Queue states of branches for one request: one MGET per page, typical only if silent.
 
@@ -226,9 +236,11 @@ class BranchQueues:
     to every branch feature. Redis being down makes every branch's live state unknown.
     """
 
-    def __init__(self, session: Session, store: QueueStore, now: datetime, line: str = "counter",
-                 max_wait_min: float | None = None) -> None:
-        self.session, self.store, self.now = session, store, now
+    def __init__(self, source: Session | psycopg.Connection, store: QueueStore, now: datetime,
+                 line: str = "counter", max_wait_min: float | None = None) -> None:
+        # The request's read source (find_nearby_places's): typical waits are read through it.
+        self.fetch = row_fetcher(source)
+        self.store, self.now = store, now
         self.line, self.max_wait_min = line, max_wait_min
         self.states: dict[int, dict[str, LineState]] = {}
         self.redis_down = False
@@ -260,19 +272,12 @@ class BranchQueues:
 
     def _typical(self, rows: Sequence[Any]) -> dict[int, dict[str, LineState]]:
         hours = [hour_of_week(self.now, r["timezone"]) for r in rows]
-        found = self.session.execute(text("""
-            SELECT t.place_id, t.line, t.wait_min_sum / t.samples AS wait,
-                   t.waiting_sum / t.samples AS waiting
-            FROM unnest(CAST(:ids AS bigint[]), CAST(:hours AS smallint[])) AS q(id, how)
-            JOIN queue_typical t ON t.place_id = q.id AND t.hour_of_week = q.how
-            WHERE t.samples >= :min_samples"""),
-            {"ids": [r["id"] for r in rows], "hours": hours,
-             "min_samples": MIN_TYPICAL_SAMPLES}).all()
+        found = self.fetch(TYPICAL_SQL, {"ids": [r["id"] for r in rows], "hours": hours,
+                                         "min_samples": MIN_TYPICAL_SAMPLES})
         states: dict[int, dict[str, LineState]] = {}
-        for r in found:
-            entry = {"line": r.line, "estimated_wait_min": round(r.wait),
-                     "waiting": round(r.waiting)}
-            states.setdefault(r.place_id, {})[r.line] = (entry, r.wait, None, None, None)
+        for place_id, line, wait, waiting in found:
+            entry = {"line": line, "estimated_wait_min": round(wait), "waiting": round(waiting)}
+            states.setdefault(place_id, {})[line] = (entry, wait, None, None, None)
         return states
 
     def wait_of(self, place_id: int) -> float | None:
@@ -295,8 +300,17 @@ class BranchQueues:
                 self.exact[feature["id"]] = (row["distance_m"], self.wait_of(row["id"]))
 
     def queue_json(self, place_id: int) -> dict[str, Any]:
-        """The `queue` property of a branch."""
+        """The `queue` property of a branch (shared between answers: copy it to change it)."""
         lines = self.states.get(place_id, {})
+        derived = getattr(lines, "derived", None)  # live lines decoded once (BranchLines)
+        if derived is None:
+            return self._queue_json(lines)
+        answer = derived.get(self.line)
+        if answer is None:
+            answer = derived[self.line] = self._queue_json(lines)
+        return answer
+
+    def _queue_json(self, lines: dict[str, LineState]) -> dict[str, Any]:
         ordered = [lines[n] for n in LINES if n in lines]
         chosen = lines.get(self.line)
         source = "unknown" if not ordered else "typical" if ordered[0][2] is None else "live"
@@ -307,23 +321,26 @@ class BranchQueues:
                 "source": source, "as_of": as_of, "lines": [state[0] for state in ordered]}
 
 
-def find_branches_nearby(session: Session, store: QueueStore, query: NearbyQuery, now: datetime,
-                         order: str = "nearest", pace_m_s: float = 1.3) -> Page:
+def find_branches_nearby(source: Session | psycopg.Connection, store: QueueStore,
+                         query: NearbyQuery, now: datetime, order: str = "nearest",
+                         pace_m_s: float = 1.3) -> Page:
     """Nearby branches with their queues: nearest first, or soonest served.
+
+    `source` is find_nearby_places's: the hot path's pooled connection or a session.
 
     :raises BadRequest: for a malformed cursor, or a cursor with soonest_served.
     """
-    queues = BranchQueues(session, store, now, query.queue_line, query.max_wait_min)
+    queues = BranchQueues(source, store, now, query.queue_line, query.max_wait_min)
     if order == "nearest":
-        return find_nearby_places(session, query, now, queues)
+        return find_nearby_places(source, query, now, queues)
     if query.cursor:
         raise BadRequest("soonest_served answers one page; it takes no cursor.",
                          [{"field": "cursor", "in": "query",
                            "message": "Not used with order=soonest_served."}])
-    return _soonest_served(session, queues, query, now, pace_m_s)
+    return _soonest_served(source, queues, query, now, pace_m_s)
 
 
-def _soonest_served(session: Session, queues: BranchQueues, query: NearbyQuery, now: datetime,
+def _soonest_served(source: Session | psycopg.Connection, queues: BranchQueues, query: NearbyQuery, now: datetime,
                     pace_m_s: float) -> Page:
     """Rank by walking time plus the line's estimated wait (unknown waits after known ones).
 
@@ -333,7 +350,7 @@ def _soonest_served(session: Session, queues: BranchQueues, query: NearbyQuery, 
     """
     k = max(4 * query.limit, 50)
     while True:
-        page = find_nearby_places(session, replace(query, limit=k), now, queues)
+        page = find_nearby_places(source, replace(query, limit=k), now, queues)
         ranked = [_walk_and_wait(f, queues, pace_m_s) for f in page.features]
         ranked.sort(key=lambda e: (e[1] is None, e[2] if e[1] is not None else e[0], e[0],
                                    e[3]["id"]))
@@ -392,7 +409,7 @@ def branch_queue(session: Session, store: QueueStore, public_id: str, now: datet
     row = _branch_row(session, public_id)
     queues = BranchQueues(session, store, now, line)
     queues.lookup([row])
-    answer = queues.queue_json(row["id"])
+    answer = dict(queues.queue_json(row["id"]))
     states = queues.states.get(row["id"], {})
     answer["lines"] = [{**states[n][0], "open_desks": states[n][4], "as_of": states[n][3]}
                        for n in LINES if n in states]

@@ -131,6 +131,30 @@ def decode_line(raw: str) -> tuple[str, int, tuple[dict[str, Any], float | None,
                                  "waiting": waiting_}, wait, mean_, as_of, desks_)
 
 
+class BranchLines(dict):
+    """A branch's live lines (line -> state) as decoded from one stored value, with room for
+    what is derived from them (the `queue` object per chosen line): requests near the branch
+    share it until the next report replaces the value. Never changed once filled."""
+
+    derived: dict[str, Any]
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.derived = {}
+
+
+@lru_cache(maxsize=4096)
+def decode_branch(raw: bytes) -> tuple[BranchLines, int]:
+    """A branch's stored value: (its lines, the first of their expiries in ms)."""
+    lines = BranchLines()
+    first_expiry = None
+    for entry in raw.decode().split(";"):
+        line, expires, state = decode_line(entry)
+        lines[line] = state
+        first_expiry = expires if first_expiry is None else min(first_expiry, expires)
+    return lines, first_expiry or 0
+
+
 @dataclass(frozen=True)
 class LineWrite:
     """One line to store: its report, time-to-live, and what it adds to the typical sums."""
@@ -204,13 +228,17 @@ class QueueStore:
         for pid, raw in zip(place_ids, values, strict=True):
             if raw is None:
                 continue
-            lines = {}
+            lines, first_expiry = decode_branch(raw)
+            if first_expiry > now_ms:
+                found[pid] = lines  # shared with every request that reads the same report
+                continue
+            fresh = {}
             for entry in raw.decode().split(";"):
                 line, expires, state = decode_line(entry)
                 if expires > now_ms:  # a line its system stopped reporting is gone
-                    lines[line] = state
-            if lines:
-                found[pid] = lines
+                    fresh[line] = state
+            if fresh:
+                found[pid] = fresh
         return found
 
     def take_aggregates(self) -> dict[str, tuple[int, float, float]]:
