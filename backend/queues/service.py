@@ -340,8 +340,8 @@ def find_branches_nearby(source: Session | psycopg.Connection, store: QueueStore
     return _soonest_served(source, queues, query, now, pace_m_s)
 
 
-def _soonest_served(source: Session | psycopg.Connection, queues: BranchQueues, query: NearbyQuery, now: datetime,
-                    pace_m_s: float) -> Page:
+def _soonest_served(source: Session | psycopg.Connection, queues: BranchQueues,
+                    query: NearbyQuery, now: datetime, pace_m_s: float) -> Page:
     """Rank by walking time plus the line's estimated wait (unknown waits after known ones).
 
     Candidates come nearest first; the ranking is exact once the last ranked branch's total is
