@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
 from sqlalchemy import text
+from werkzeug.datastructures import ImmutableMultiDict
 
 from backend import i18n
 from backend.config import Config
@@ -15,6 +16,24 @@ from backend.geocoding import geocoder_extension
 from backend.guards import database_unavailable, init_guards
 
 
+class Parameters(ImmutableMultiDict):
+    """Query and form parameters whose `get` of an absent key costs a dictionary look-up.
+
+    werkzeug's `get` reads the key and catches the KeyError it raises, an HTTP exception built
+    for each absent key; the argument parser asks for every field of a schema, present or not
+    (16 absent ones on a plain nearby request, about 40 µs of it).
+    """
+
+    def get(self, key: Any, default: Any = None, type: Any = None) -> Any:  # noqa: A002
+        if key not in self:
+            return default
+        return super().get(key, default, type)
+
+
+class NearbankRequest(Request):
+    parameter_storage_class = Parameters
+
+
 class NearbankFlask(Flask):
     """Flask, with the answer to "is this hook a coroutine function?" kept per function.
 
@@ -22,6 +41,8 @@ class NearbankFlask(Flask):
     seven times per request here, about 5 µs of a `/healthz` request's 50 µs in the process.
     The hooks and views are the same functions on every request, so the answer is too.
     """
+
+    request_class = NearbankRequest
 
     def ensure_sync(self, func: Any) -> Any:
         try:
