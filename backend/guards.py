@@ -79,6 +79,10 @@ def _invalid(field: str, message: str, location: str, detail: str = "The request
 
 # --- text and numbers -------------------------------------------------------------------------
 
+# What a query string needs decoded before it can be checked: escapes, "+" and NUL.
+_ENCODED_OR_NUL = re.compile(rb"[%+\x00]")
+
+
 def text_problem(value: str) -> str | None:
     """Why a string cannot be accepted (NUL, unpaired surrogate), or None."""
     if "\x00" in value:
@@ -260,6 +264,12 @@ def _check_query_string() -> None:
     if len(raw) > current_app.config["MAX_QUERY_BYTES"]:
         raise UriTooLong(f"The query string is longer than "
                          f"{current_app.config['MAX_QUERY_BYTES']} bytes.")
+    if raw.isascii() and not _ENCODED_OR_NUL.search(raw):
+        # Plain ASCII with nothing escaped (the common case): every name and value is valid
+        # text as it stands; only a repeated name is left to find.
+        names = [part.partition(b"=")[0] for part in raw.split(b"&") if part]
+        if len(set(names)) == len(names):
+            return
     seen: set[str] = set()
     for part in raw.split(b"&"):
         if not part:
