@@ -135,6 +135,8 @@ def _register_operational_routes(app: Flask) -> None:
             return database_unavailable()
         head = head_revision()
         if current != head:
-            return problem(503, "Service Unavailable",
-                           f"The database schema is at {current}, the code expects {head}.")
+            response = problem(503, "Service Unavailable",
+                               f"The database schema is at {current}, the code expects {head}.")
+            response.headers["Retry-After"] = str(app.config["DB_RETRY_AFTER_SECONDS"])
+            return response
         return {"status": "ready", "migration": current}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 
 from backend.places import service
@@ -333,3 +334,21 @@ def test_health_and_readiness(client):
     assert client.get("/healthz").json == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json["status"] == "ready"
+
+
+def test_readiness_waits_for_the_schema_with_a_retry_after(app, database_url):
+    """A database whose schema is behind the code (a deploy before its migration) is not
+    ready: 503 problem+json saying which revision, and when to ask again."""
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as admin:
+        head = admin.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        admin.execute("UPDATE alembic_version SET version_num = '0001_behind'")
+        try:
+            response = app.test_client().get("/readyz")
+        finally:
+            admin.execute("UPDATE alembic_version SET version_num = %s", (head,))
+    assert response.status_code == 503
+    assert response.content_type == "application/problem+json"
+    assert "0001_behind" in response.json["detail"] and head in response.json["detail"]
+    assert response.headers["Retry-After"] == str(app.config["DB_RETRY_AFTER_SECONDS"])
+    assert app.test_client().get("/readyz").status_code == 200
