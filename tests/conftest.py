@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from backend import create_app
 from backend.config import TestConfig
@@ -19,6 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = ROOT / "data" / "branches" / "sample.csv"
 SAMPLE_GEOJSON = ROOT / "data" / "branches" / "sample.geojson"
 PASSWORD = "correct horse battery"
+
+# Property tests: no per-example deadline (a shared 2-core runner can stall any example past
+# 200 ms) and the same examples on every run, so that a failure reproduces where it was seen.
+# HYPOTHESIS_PROFILE=explore draws new examples each run.
+settings.register_profile("suite", deadline=None, derandomize=True, database=None,
+                          print_blob=True)
+settings.register_profile("explore", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 @pytest.fixture(scope="session")

@@ -339,7 +339,10 @@ def test_slow_clients_do_not_starve_anyone_else(stack):
         print(f"  {path.split('?')[0]}: {len(seen)} requests, p50 "
               f"{statistics.median(seen) * 1000:.1f} ms, max {max(seen) * 1000:.1f} ms")
     assert set(statuses) == {200}
-    assert max(max(seen) for seen in latencies.values()) < 1.0
+    # Nobody waits on the slow sockets: 95% of the other client's requests within 1 s and
+    # none over 3 s (a starved server would hold them for the front's 10 s timeouts).
+    every = sorted(elapsed for seen in latencies.values() for elapsed in seen)
+    assert every[int(len(every) * 0.95)] < 1.0 and every[-1] < 3.0
 
 
 def test_the_fronts_added_latency(stack):

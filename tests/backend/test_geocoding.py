@@ -59,14 +59,16 @@ def test_the_cache_keeps_the_most_recent_queries(nominatim):
 
 
 def test_requests_are_spaced_by_the_minimum_delay(nominatim):
-    delay = 0.2
+    delay = 0.5
     geocoder = geocoder_from_config(settings(nominatim.domain, delay))
     started = time.monotonic()
     geocoder.geocode("1 A Street")
     geocoder.geocode("2 B Street")
     assert time.monotonic() - started >= delay
     first, second = nominatim.requests
-    assert second.at - first.at >= delay * 0.9  # measured where the requests arrive
+    # Measured where the requests arrive: the client spaces the moments it sends, so the
+    # arrivals may differ by the two requests' latencies (a first connection is slower).
+    assert second.at - first.at >= delay - 0.1
     before_hit = time.monotonic()
     geocoder.geocode("2 B Street")  # a cache hit is not a request and does not wait
     assert len(nominatim.requests) == 2

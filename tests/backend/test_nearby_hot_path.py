@@ -94,7 +94,7 @@ def test_a_pooled_connection_the_server_closed_is_replaced_without_an_error(app,
     assert pids
     with _admin(database_url) as admin:
         for pid in pids:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))  # gone when it returns
     # Every pooled connection is dead now: the checkout notices it without a ping and opens
     # a new one, so no request fails.
     for _ in range(3):

@@ -24,6 +24,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _sleep_until(moment: datetime) -> None:
+    """Sleep until `moment` has passed (and a little more)."""
+    time.sleep(max(0.0, (moment - _now()).total_seconds()) + 0.2)
+
+
 def _line(line="counter", waiting=6, open_desks=2, mean_service_s=240.0, **extra) -> dict:
     return {"line": line, "waiting": waiting, "open_desks": open_desks,
             "mean_service_s": mean_service_s, **extra}
@@ -162,11 +167,11 @@ def test_an_older_or_repeated_report_is_ignored(client, system, branches, queue_
 
 def test_live_state_expires_to_unknown(app, client, system, branches, queue_store):
     ttl = app.config["QUEUE_LIVE_TTL_SECONDS"]
-    # Measured so long ago that it has 1.5 s left to live.
-    as_of = _now() - timedelta(seconds=ttl) + timedelta(seconds=1.5)
+    # Measured so long ago that it has 4 s left to live.
+    as_of = _now() - timedelta(seconds=ttl) + timedelta(seconds=4)
     assert _put(client, system, branches["Q-1"], [_line()], as_of=as_of).json["accepted"] == 1
     assert _queue_of(_nearby(client), branches["Q-1"])["source"] == "live"
-    time.sleep(1.7)
+    _sleep_until(as_of + timedelta(seconds=ttl))
     assert _queue_of(_nearby(client), branches["Q-1"])["source"] == "unknown"
     # A report that is already too old is not stored at all.
     stale = _put(client, system, branches["Q-1"], [_line()],
@@ -178,13 +183,13 @@ def test_live_state_expires_to_unknown(app, client, system, branches, queue_stor
 def test_a_line_no_longer_reported_expires_while_the_others_stay_live(app, client, system,
                                                                       branches, queue_store):
     ttl = app.config["QUEUE_LIVE_TTL_SECONDS"]
-    old = _now() - timedelta(seconds=ttl) + timedelta(seconds=1.5)
+    old = _now() - timedelta(seconds=ttl) + timedelta(seconds=4)
     _put(client, system, branches["Q-1"], [_line(), _line("cash", waiting=2)], as_of=old)
     # The counter keeps reporting; the cash line falls silent.
     _put(client, system, branches["Q-1"], [_line(waiting=4)])
     before = _queue_of(_nearby(client), branches["Q-1"])
     assert [line["line"] for line in before["lines"]] == ["counter", "cash"]
-    time.sleep(1.7)
+    _sleep_until(old + timedelta(seconds=ttl))
     after = _queue_of(_nearby(client), branches["Q-1"])
     assert after["source"] == "live"
     assert after["lines"] == [{"line": "counter", "waiting": 4,
@@ -197,7 +202,9 @@ def test_typical_wait_by_hour_of_week_when_live_is_missing(session, client, syst
                                                            queue_store):
     from backend.queues.service import flush_aggregates
 
-    start = _now() - timedelta(seconds=20)
+    # Three reports within one hour of the week (the hour of the request too, given as `at`).
+    now = _now()
+    start = max(now - timedelta(seconds=20), now.replace(minute=0, second=0, microsecond=0))
     waits = []
     for i, waiting in enumerate((4, 8, 12)):
         _put(client, system, branches["Q-1"], [_line(waiting=waiting)],
@@ -210,7 +217,7 @@ def test_typical_wait_by_hour_of_week_when_live_is_missing(session, client, syst
     assert row.samples == 3 and row.wait_min_sum == pytest.approx(sum(waits))
 
     queue_store.client.flushdb()  # the system falls silent: its live lines are gone
-    queue = _queue_of(_nearby(client), branches["Q-1"])
+    queue = _queue_of(_nearby(client, at=_iso(start + timedelta(seconds=2))), branches["Q-1"])
     assert queue["source"] == "typical"
     assert queue["estimated_wait_min"] == round(sum(waits) / 3)
     assert queue["as_of"] is None

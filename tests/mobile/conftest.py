@@ -102,7 +102,9 @@ class LiveBackend:
 
     def requests(self) -> list[LoggedRequest]:
         """Every request since the last clear_log(), in order."""
-        lines = self.log_path.read_text(encoding="utf-8").splitlines()
+        text = self.log_path.read_text(encoding="utf-8")
+        # Whole lines only: the server may be writing the last one.
+        lines = text[:text.rfind("\n") + 1].splitlines()
         return [LoggedRequest(**json.loads(line)) for line in lines if line]
 
     def paths(self) -> list[str]:
@@ -204,6 +206,7 @@ class LiveBackend:
         """A queue_system account bound to the four branches nearest Bank, and a typical wait
         for the fourth: three reports of this hour moved to PostgreSQL (as `flask queue flush`
         does), then the system falls silent there (its live key goes, as on expiry)."""
+        from backend.queues.estimate import estimate_wait_min
         from backend.queues.service import bind_branches, flush_aggregates
         from backend.queues.store import PREFIX, QueueStore
 
@@ -229,13 +232,16 @@ class LiveBackend:
         store.bind(self.redis_url)
         with self.db() as session:
             flush_aggregates(session, store)
-            # The same typical wait for every other hour of the week too, so that a test run
-            # that crosses the hour still finds one.
+            # The same typical wait (three reports of 9 waiting) for every hour of the week,
+            # so that a session that crosses the hour, or reports that straddled it, still
+            # find one.
             session.execute(text(
                 "INSERT INTO queue_typical (place_id, line, hour_of_week, samples, "
-                "wait_min_sum, waiting_sum) SELECT t.place_id, t.line, h, t.samples, "
-                "t.wait_min_sum, t.waiting_sum FROM queue_typical t, generate_series(0, 167) h "
-                "WHERE t.place_id = :p ON CONFLICT DO NOTHING"), {"p": typical_id})
+                "wait_min_sum, waiting_sum) SELECT :p, 'counter', h, 3, :w, 27 "
+                "FROM generate_series(0, 167) h ON CONFLICT (place_id, line, hour_of_week) "
+                "DO UPDATE SET samples = 3, wait_min_sum = EXCLUDED.wait_min_sum, "
+                "waiting_sum = EXCLUDED.waiting_sum"),
+                {"p": typical_id, "w": 3 * estimate_wait_min(9, 2, 300)})
             session.commit()
         store.client.delete(f"{PREFIX}{typical_id}")
         store.client.close()

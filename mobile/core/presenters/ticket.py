@@ -48,6 +48,9 @@ class TicketPresenter(Presenter[TicketState]):
         self.on_session_ended = on_session_ended
         self.now = now
         self._in_flight = False
+        # Bumped by every change the cardholder makes (take, cancel): a refresh asked for
+        # before it answers with the ticket as it was, and is dropped.
+        self._changes = 0
 
     def take(self, branch_id: str, line: str) -> None:
         """Take a ticket for a line at a branch (one at a time; the server holds the rule)."""
@@ -59,6 +62,7 @@ class TicketPresenter(Presenter[TicketState]):
     def _taken(self, outcome: Outcome[Ticket]) -> None:
         error = outcome.error
         if error is None:
+            self._changes += 1
             self._set(ticket=outcome.value, loaded=True, busy=False, fetched_at=self.now())
         elif isinstance(error, errors.Conflict):
             # One is held already (show it), or the branch takes none.
@@ -75,10 +79,13 @@ class TicketPresenter(Presenter[TicketState]):
         if self._in_flight:
             return
         self._in_flight = True
-        self.runner.submit(self.api.my_tickets, self._loaded)
+        changes = self._changes
+        self.runner.submit(self.api.my_tickets, lambda outcome: self._loaded(changes, outcome))
 
-    def _loaded(self, outcome: Outcome[list[Ticket]]) -> None:
+    def _loaded(self, changes: int, outcome: Outcome[list[Ticket]]) -> None:
         self._in_flight = False
+        if changes != self._changes:
+            return  # asked before a take or cancel answered: it shows the ticket as it was
         if outcome.error is not None:
             self._fail(outcome.error)
             return
@@ -102,6 +109,7 @@ class TicketPresenter(Presenter[TicketState]):
         elif outcome.error is not None:
             self._fail(outcome.error)
         else:
+            self._changes += 1
             self._set(ticket=outcome.value, busy=False, fetched_at=self.now())
 
     def clear(self) -> None:

@@ -157,3 +157,45 @@ def test_signing_out_forgets_the_ticket(make_core, cardholder, backend):
     assert core.ticket.state.active.line == "priority"
     core.session.sign_out()
     assert core.ticket.state.ticket is None and not core.ticket.state.loaded
+
+
+class _HeldAnswers:
+    """A runner that does the work at once but hands the answers over when the test says."""
+
+    def __init__(self) -> None:
+        self.held: list = []
+
+    def submit(self, work, done) -> None:
+        from mobile.core.runner import _run
+
+        self.held.append((done, _run(work)))
+
+    def post(self, callback) -> None:
+        callback()
+
+    def deliver(self, index: int = 0) -> None:
+        done, outcome = self.held.pop(index)
+        done(outcome)
+
+
+def test_a_refresh_asked_before_a_cancel_does_not_bring_the_ticket_back(make_core, cardholder,
+                                                                        backend):
+    from mobile.core.presenters.ticket import TicketPresenter
+
+    core = make_core()
+    core.session.sign_in(*cardholder)
+    runner = _HeldAnswers()
+    presenter = TicketPresenter(core.api, runner, lambda: None)
+    presenter.take(backend.queue_branches["quiet"], "counter")
+    runner.deliver()
+    assert presenter.state.active is not None
+    presenter.refresh()   # read while the ticket is waiting...
+    presenter.cancel()    # ...cancelled after that read
+    assert [done.__name__ for done, _ in runner.held] == ["<lambda>", "_cancelled"]
+    runner.deliver(1)
+    assert presenter.state.ticket.status == "cancelled"
+    runner.deliver(0)     # the older answer arrives last: it is dropped
+    assert presenter.state.ticket.status == "cancelled" and presenter.state.active is None
+    presenter.refresh()   # a refresh asked now shows it as it is
+    runner.deliver()
+    assert presenter.state.ticket.status == "cancelled"

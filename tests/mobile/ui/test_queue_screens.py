@@ -111,7 +111,9 @@ def test_the_ticket_screen_refreshes_only_while_it_is_shown(ui, cardholder, back
 
     ui.tap(ticket.ids.back)
     assert ui.current == "detail" and ticket.refresher is None
-    ui.idle(0.5)  # an answer already on its way may still arrive
+    # A request already on its way may still arrive and be answered.
+    ui.wait_until(lambda: not ticket.presenter._in_flight, "no refresh in flight")
+    ui.idle(0.5)
     backend.clear_log()
     ui.idle(2.0)  # five intervals
     assert _ticket_requests(backend) == 0
