@@ -85,7 +85,7 @@ SIZE_TIMEOUT_S = 3600.0
 ERROR_SHARE = 0.005
 WARNING_SHARE = 0.01
 METRES_PER_DEGREE = 111_320.0
-ANALYZE_LABEL = "ANALYZE upload_rows"
+ANALYZE_LABEL = "ANALYZE the staged rows"
 OTHER_SQL = "bookkeeping (batch row, source version lock, audit, refresh)"
 
 T = TypeVar("T")
@@ -533,8 +533,10 @@ def ensure_csv(rows: int, seed: int, directory: Path = FILES, progress: bool = T
 # --- measuring -------------------------------------------------------------------------------
 
 STATEMENT_KINDS = (
-    (re.compile(r"ANALYZE upload_rows"), ANALYZE_LABEL),
-    (re.compile(r"WITH ranked"), "duplicate ids (window over upload_rows)"),
+    (re.compile(r"ANALYZE upload_stage"), ANALYZE_LABEL),
+    (re.compile(r"CREATE TEMP TABLE upload_stage"), "staging: temp table"),
+    (re.compile(r"WITH ranked"), "duplicate ids (window over the staged rows)"),
+    (re.compile(r"WITH superseded"), "duplicate ids: superseded by a rejected record"),
     (re.compile(r"CREATE TEMP TABLE staged_points"), "near-duplicates: temp table of points"),
     (re.compile(r"CREATE INDEX ON staged_points"), "near-duplicates: GiST index on it"),
     (re.compile(r"ANALYZE staged_points"), "near-duplicates: ANALYZE it"),
@@ -543,10 +545,11 @@ STATEMENT_KINDS = (
     (re.compile(r"FROM staged_points s JOIN places p"), "near-duplicates: pairs with places"),
     (re.compile(r"INSERT INTO upload_issues"), "near-duplicates: insert warnings"),
     (re.compile(r"DROP TABLE staged_points"), "near-duplicates: drop temp table"),
-    (re.compile(r"UPDATE upload_rows u\s+SET place_id"),
-     "diff: join with places, changed fields"),
-    (re.compile(r"UPDATE upload_rows SET action"), "diff: set actions"),
+    (re.compile(r"INSERT INTO upload_rows \(batch_id, seq, locator"),
+     "diff: upload_rows written, joined with places (changed fields, actions)"),
     (re.compile(r"'decommission', p\.id"), "sync: places missing from the file"),
+    (re.compile(r"DROP TABLE upload_stage"), "staging: drop temp table"),
+    (re.compile(r"ANALYZE upload_rows"), "ANALYZE upload_rows (for the apply)"),
     (re.compile(r"GROUP BY action|count\(DISTINCT seq\)"), "summary counts"),
     # Each apply statement writes places and their history rows (both snapshots) at once.
     (re.compile(r"UPDATE places p SET status = 'decommissioned'"),
