@@ -651,6 +651,41 @@ def test_report_csv_carries_the_record_of_duplicate_and_near_duplicate_warnings(
     assert again["summary"]["rejected"] == 0
 
 
+def test_a_re_upload_keeps_unchanged_records_as_keys_and_still_checks_every_record(
+        session, client, upload, maintainer):
+    records = [
+        row("NEAR1", lat="51.52000", lon="-0.10000", name="Nearbank Holborn"),
+        row("NEAR2", lat="51.52005", lon="-0.10000", name="Nearbank Holborn Branch"),
+        row("SAME"), row("EDIT"), row("LATER")]
+    first = upload(csv_bytes(*records)).json
+    client.post(f"/api/v1/uploads/{first['id']}/apply", headers=maintainer)
+    again = upload(csv_bytes(
+        *records[:3], row("EDIT", name="Branch EDIT renamed", services="Teleport"),
+        row("LATER", timezone="Mars/Olympus"))).json
+    summary = again["summary"]
+    assert (summary["unchanged"], summary["update"], summary["rejected"]) == (3, 1, 1)
+    # The changed record is found and checked like any other: its warning is reported.
+    (change,) = again["changes"]
+    assert (change["external_id"], change["changed_fields"]) == ("EDIT", ["name", "services"])
+    assert any(i["locator"] == "row 5" and i["field"] == "services" for i in again["issues"])
+    assert any(i["locator"] == "row 6" and i["severity"] == "error" for i in again["issues"])
+    staged = dict(session.execute(text(
+        "SELECT u.external_id, u.name FROM upload_rows u JOIN upload_batches b "
+        "ON b.id = u.batch_id WHERE b.public_id = :b AND u.seq > 0"), {"b": again["id"]}).all())
+    # An unchanged record without issues is kept as its keys; with a warning, whole.
+    assert staged == {"NEAR1": "Nearbank Holborn", "NEAR2": "Nearbank Holborn Branch",
+                      "SAME": None, "EDIT": "Branch EDIT renamed"}
+    response = client.get(f"/api/v1/uploads/{again['id']}/report.csv", headers=maintainer)
+    reported = {r["external_id"]: r for r in
+                csv.DictReader(io.StringIO(response.get_data(as_text=True)))}
+    assert reported["NEAR2"]["name"] == "Nearbank Holborn Branch"
+    assert reported["NEAR2"]["lat"] and reported["NEAR2"]["timezone"] == "Europe/London"
+    assert set(reported) == {"NEAR1", "NEAR2", "EDIT", "LATER"}
+    client.post(f"/api/v1/uploads/{again['id']}/apply", headers=maintainer)
+    assert places_of(session)["SAME"]["name"] == "Branch SAME"
+    assert places_of(session)["EDIT"]["name"] == "Branch EDIT renamed"
+
+
 def test_places_load_reports_identical_data_as_unchanged(session, tmp_path):
     from backend.uploads.loader import load_places_file
 
