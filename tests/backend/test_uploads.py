@@ -651,6 +651,41 @@ def test_report_csv_carries_the_record_of_duplicate_and_near_duplicate_warnings(
     assert again["summary"]["rejected"] == 0
 
 
+def test_a_re_upload_keeps_unchanged_records_as_keys_and_still_checks_every_record(
+        session, client, upload, maintainer):
+    records = [
+        row("NEAR1", lat="51.52000", lon="-0.10000", name="Nearbank Holborn"),
+        row("NEAR2", lat="51.52005", lon="-0.10000", name="Nearbank Holborn Branch"),
+        row("SAME"), row("EDIT"), row("LATER")]
+    first = upload(csv_bytes(*records)).json
+    client.post(f"/api/v1/uploads/{first['id']}/apply", headers=maintainer)
+    again = upload(csv_bytes(
+        *records[:3], row("EDIT", name="Branch EDIT renamed", services="Teleport"),
+        row("LATER", timezone="Mars/Olympus"))).json
+    summary = again["summary"]
+    assert (summary["unchanged"], summary["update"], summary["rejected"]) == (3, 1, 1)
+    # The changed record is found and checked like any other: its warning is reported.
+    (change,) = again["changes"]
+    assert (change["external_id"], change["changed_fields"]) == ("EDIT", ["name", "services"])
+    assert any(i["locator"] == "row 5" and i["field"] == "services" for i in again["issues"])
+    assert any(i["locator"] == "row 6" and i["severity"] == "error" for i in again["issues"])
+    staged = dict(session.execute(text(
+        "SELECT u.external_id, u.name FROM upload_rows u JOIN upload_batches b "
+        "ON b.id = u.batch_id WHERE b.public_id = :b AND u.seq > 0"), {"b": again["id"]}).all())
+    # An unchanged record without issues is kept as its keys; with a warning, whole.
+    assert staged == {"NEAR1": "Nearbank Holborn", "NEAR2": "Nearbank Holborn Branch",
+                      "SAME": None, "EDIT": "Branch EDIT renamed"}
+    response = client.get(f"/api/v1/uploads/{again['id']}/report.csv", headers=maintainer)
+    reported = {r["external_id"]: r for r in
+                csv.DictReader(io.StringIO(response.get_data(as_text=True)))}
+    assert reported["NEAR2"]["name"] == "Nearbank Holborn Branch"
+    assert reported["NEAR2"]["lat"] and reported["NEAR2"]["timezone"] == "Europe/London"
+    assert set(reported) == {"NEAR1", "NEAR2", "EDIT", "LATER"}
+    client.post(f"/api/v1/uploads/{again['id']}/apply", headers=maintainer)
+    assert places_of(session)["SAME"]["name"] == "Branch SAME"
+    assert places_of(session)["EDIT"]["name"] == "Branch EDIT renamed"
+
+
 def test_places_load_reports_identical_data_as_unchanged(session, tmp_path):
     from backend.uploads.loader import load_places_file
 
@@ -669,3 +704,86 @@ def test_places_load_reports_identical_data_as_unchanged(session, tmp_path):
                                 row("L2", source="load-src")))
     changed = load_places_file(session, path)
     assert (changed.inserted, changed.updated, changed.unchanged) == (0, 1, 1)
+
+
+def _staged_and_issues(session, public_id: str) -> tuple[list, list]:
+    """A batch's staged rows and issues, without the ids that differ between batches."""
+    staged = session.execute(text(
+        "SELECT to_jsonb(u) - 'batch_id' - 'location', ST_AsBinary(u.location) "
+        "FROM upload_rows u JOIN upload_batches b ON b.id = u.batch_id "
+        "WHERE b.public_id = :b ORDER BY u.seq"), {"b": public_id}).all()
+    issues = session.execute(text(
+        "SELECT i.seq, i.locator, i.external_id, i.severity, i.field, i.message, i.raw "
+        "FROM upload_issues i JOIN upload_batches b ON b.id = i.batch_id "
+        "WHERE b.public_id = :b ORDER BY i.id"), {"b": public_id}).all()
+    return [tuple(r) for r in staged], [tuple(r) for r in issues]
+
+
+def test_records_checked_in_worker_processes_give_what_the_serial_path_gives(
+        session, upload, local_geocoder, monkeypatch):
+    import json
+
+    from backend.uploads import workers
+
+    started = []
+
+    class CountedPool(workers.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            started.append(kwargs["max_workers"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(workers, "ProcessPoolExecutor", CountedPool)
+    monkeypatch.setattr(workers, "PARALLEL_AFTER", 2)
+    monkeypatch.setattr(workers, "CHUNK", 3)
+    content = csv_bytes(
+        row("A"), row("B", kind="bank"), row("C", services="CounterServices;Teleport"),
+        row("D", timezone=""), row("E", lat="-0.1300", lon="51.5100"),
+        row("A", name="Branch A again"),
+        row("F", lat="", lon="", street="10 Dean Street", postcode="W1D 3RW",
+            locality="London"),
+        row("G", lat="51.51001"), row("H", country=""), row("I", lat="1.3521", lon="103.8198"),
+        row("J", name='Caf\u00e9 \\ "Q"\ttab', repayment_methods="cash", repayment_fee="1.50",
+            repayment_fee_currency="GBP", repayment_cutoff="17:30",
+            last_verified_at="2026-11-01T10:00:00+05:30",
+            opening_hours="Mo-Th 09:00-17:00; Fr 09:00-18:00",
+            hours_exceptions='2026-12-25 off "Christmas Day"'),
+        row("K", lat="51.5"), row("L", repayment_fee="2.555"))
+    reports = {}
+    for count in ("0", "2"):
+        monkeypatch.setenv(workers.WORKERS_ENV, count)
+        response = upload(content, defaults=json.dumps({"brand": "Nearbank"}))
+        assert response.status_code == 201, response.json
+        reports[count] = response.json
+    assert started == [2]  # the serial run started no pool, the other one did
+    serial, parallel = reports["0"], reports["2"]
+    assert serial["summary"] == parallel["summary"]
+    assert serial["summary"]["records"] == 13 and serial["summary"]["rejected"] == 2
+    assert _staged_and_issues(session, serial["id"]) == \
+        _staged_and_issues(session, parallel["id"])
+    # The geocoded record was checked in this process, in its place in the file.
+    assert any(i["locator"] == "row 8" and "geocoded" in i["message"]
+               for i in parallel["issues"])
+
+
+def test_a_staged_row_holds_exactly_the_record_values(session, upload):
+    name = 'Caf\u00e9 \\N "quoted" back\\slash\ttab, {braces}'
+    report = upload(csv_bytes(row(
+        "EXACT", lat="51.123456789012345", lon="-0.000000001", name=name,
+        street="1 \\\\ Street", repayment_methods="cash;debit_card", repayment_fee="0.10",
+        repayment_fee_currency="GBP", repayment_cutoff="09:05",
+        last_verified_at="2026-11-01T10:00:00.123456+05:30",
+        services="Other;CounterServices"))).json
+    assert report["summary"]["create"] == 1, report
+    staged = session.execute(text(
+        "SELECT u.name, u.street, ST_Y(u.location::geometry), ST_X(u.location::geometry), "
+        "ST_SRID(u.location::geometry), u.services, u.repayment_methods, "
+        "u.repayment_fee::text, u.repayment_cutoff::text, u.last_verified_at, "
+        "u.opening_hours -> 'weekly' IS NOT NULL "
+        "FROM upload_rows u JOIN upload_batches b ON b.id = u.batch_id "
+        "WHERE b.public_id = :b"), {"b": report["id"]}).one()
+    from datetime import datetime
+
+    assert tuple(staged) == (
+        name, "1 \\\\ Street", 51.123456789012345, -0.000000001, 4326,
+        ["CounterServices", "Other"], ["cash", "debit_card"], "0.10", "09:05:00",
+        datetime.fromisoformat("2026-11-01T10:00:00.123456+05:30"), True)

@@ -32,6 +32,7 @@ def parse_csv(stream: BinaryIO) -> Iterator[RawRecord]:
         if header is None:
             raise FileFormatError("the file is empty: expected a CSV header row")
         positions = _column_positions(header)
+        plan = [(column, positions[column], column in LIST_COLUMNS) for column in COLUMNS]
         end = reader.line_num
         for row in reader:
             start, end = end + 1, reader.line_num
@@ -43,9 +44,14 @@ def parse_csv(stream: BinaryIO) -> Iterator[RawRecord]:
                     "(values containing commas must be quoted)"
                 )
             fields: dict[str, object] = {}
-            for column in COLUMNS:
-                value = clean_text(row[positions[column]])
-                fields[column] = split_list(value) if column in LIST_COLUMNS else value
+            for column, position, listed in plan:
+                value = row[position]
+                if value:  # clean_text, inlined for the common case (10^6 records, 25 cells)
+                    value = value.strip()
+                    value = clean_text(value) if value[:1] == "'" else value or None
+                else:
+                    value = None
+                fields[column] = split_list(value) if listed else value
             yield RawRecord(f"row {start}", fields)
     except csv.Error as error:
         raise FileFormatError(f"line {reader.line_num}: malformed CSV ({error})") from None
@@ -66,7 +72,7 @@ def text_lines(stream: BinaryIO) -> Iterator[str]:
 
 
 def _has_content(row: list[str]) -> bool:
-    return any(cell.strip() for cell in row)
+    return bool("".join(row).strip())  # some cell is not blank
 
 
 def _column_positions(header: list[str]) -> dict[str, int]:
