@@ -36,7 +36,8 @@ def test_upload_benchmark_steps_and_counts_add_up(database_url, tmp_path):
         assert phase.seconds > 0 and phase.peak_rss_mib is not None
     assert result.dry_run.stage_s is not None
     assert 0 < result.dry_run.stage_s < result.dry_run.seconds
-    assert "diff: join with places, changed fields" in result.dry_run.sql
+    assert "diff: upload_rows written, joined with places (changed fields, actions)" \
+        in result.dry_run.sql
     assert "apply: insert new places, with history" in result.apply.sql
     assert sum(result.apply.sql.values()) <= result.apply.seconds
     assert uploads.SizeResult.from_json(result.to_json()) == result
