@@ -25,9 +25,10 @@ class Parameters(ImmutableMultiDict):
     """
 
     def get(self, key: Any, default: Any = None, type: Any = None) -> Any:  # noqa: A002
-        if key not in self:
-            return default
-        return super().get(key, default, type)
+        if type is not None:
+            return super().get(key, default, type) if key in self else default
+        values = dict.get(self, key)  # a MultiDict keeps each key's values in a list
+        return values[0] if values else default
 
 
 class NearbankRequest(Request):
@@ -44,6 +45,10 @@ class NearbankFlask(Flask):
 
     request_class = NearbankRequest
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._sync_funcs: dict[Any, Any] = {}
+        super().__init__(*args, **kwargs)
+
     def ensure_sync(self, func: Any) -> Any:
         try:
             return self._sync_funcs[func]
@@ -55,13 +60,6 @@ class NearbankFlask(Flask):
         if len(self._sync_funcs) < 1024:  # a function made per request is not kept forever
             self._sync_funcs[func] = sync
         return sync
-
-    @property
-    def _sync_funcs(self) -> dict[Any, Any]:
-        try:
-            return self.__dict__["_ensure_sync_cache"]
-        except KeyError:
-            return self.__dict__.setdefault("_ensure_sync_cache", {})
 
 
 def create_app(config: Any = None) -> Flask:

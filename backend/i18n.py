@@ -13,12 +13,15 @@ process, and a feature reads a dict.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 
 from babel.support import NullTranslations, Translations
 from flask import g, has_request_context, request
-from flask_babel import Babel, get_locale, lazy_gettext
+from flask_babel import Babel, lazy_gettext
 from flask_babel import gettext as _gettext
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 __all__ = ["LANGUAGES", "N_", "babel", "gettext", "language", "lazy_gettext", "phrases",
            "request_language"]
@@ -40,7 +43,16 @@ def select_language() -> str:
     """
     if not has_request_context():
         return DEFAULT
-    return request.accept_languages.best_match(LANGUAGES, default=DEFAULT) or DEFAULT
+    return _language_for(request.environ.get("HTTP_ACCEPT_LANGUAGE", ""))
+
+
+@lru_cache(maxsize=512)
+def _language_for(header: str) -> str:
+    # Parsed once per distinct header: clients send the same few values again and again.
+    if not header:
+        return DEFAULT
+    accepted = parse_accept_header(header, LanguageAccept)
+    return accepted.best_match(LANGUAGES, default=DEFAULT) or DEFAULT
 
 
 def init_app(app) -> None:
@@ -59,8 +71,9 @@ def language() -> str:
     """The request's language as a catalogue name ("en", "zh"); English outside a request."""
     if not has_request_context():
         return DEFAULT
-    locale = get_locale()
-    return DEFAULT if locale is None else str(locale.language)
+    # The selector's answer is one of LANGUAGES, which is what Flask-Babel's locale would say
+    # (`get_locale().language`) without building a Locale: this runs on the hot path.
+    return select_language()
 
 
 def request_language() -> str:

@@ -312,23 +312,33 @@ def _status_in_minute(document: str, tz: str, minute: datetime) -> dict[str, Any
 
 
 def _repayment(row: Any, now: datetime, minute: datetime, lang: str) -> dict[str, Any] | None:
-    """How to repay a card at this place (texts in `lang`), or None when it takes none."""
+    """How to repay a card at this place (texts in `lang`), or None when it takes none.
+
+    The answer is shared (cached): copy it, never change it.
+    """
     methods = row[R_METHODS]
     if not methods:
         return None
-    fee = row[R_FEE]
-    cutoff = row[R_CUTOFF]
+    return _repayment_facts(row[R_KIND], tuple(methods), row[R_FEE], row[R_CURRENCY],
+                            row[R_POSTING], row[R_CUTOFF], row[R_TIMEZONE], minute, lang)
+
+
+@lru_cache(maxsize=4096)
+def _repayment_facts(kind: str, methods: tuple[str, ...], fee: str | None,
+                     currency: str | None, posting: str | None, cutoff: str | None, tz: str,
+                     minute: datetime, lang: str) -> dict[str, Any]:
+    # Places of one bank share their repayment facts, and a cut-off falls on a whole minute:
+    # "passed" is the same for every instant of `minute` (now >= cut-off iff minute >= it).
     cutoff_today = None
     cutoff_passed = None
     if cutoff is not None:
-        cutoff_at = _cutoff_at(row[R_TIMEZONE], cutoff, minute)
+        cutoff_at = _cutoff_at(tz, cutoff, minute)
         cutoff_today = cutoff_at.isoformat()
-        cutoff_passed = now >= cutoff_at
-    posting = row[R_POSTING]
+        cutoff_passed = minute >= cutoff_at
     return {
         "methods": list(methods),
-        "how": _how_text(lang, row[R_KIND], tuple(methods)),
-        "fee": None if fee is None else {"amount": fee, "currency": row[R_CURRENCY]},
+        "how": _how_text(lang, kind, methods),
+        "fee": None if fee is None else {"amount": fee, "currency": currency},
         "fee_free": fee is not None and _is_zero(fee),
         "posting": posting,
         "posting_text": phrases(REPAYMENT_PHRASES, lang).get(posting) if posting else None,
