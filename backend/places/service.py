@@ -221,7 +221,7 @@ def find_nearby_places(source: Session | psycopg.Connection, query: NearbyQuery,
         k *= 4
     page, more = accepted[:query.limit], len(accepted) > query.limit
     lang = language()  # once per request: every repayment text is in it
-    features = [_feature(row, now, minute, lang) for row in page]
+    features = [_feature(row, minute, lang) for row in page]
     if extras is not None:
         extras.annotate([NamedRow(row) for row in page], features)
     next_cursor = None
@@ -311,7 +311,7 @@ def _status_in_minute(document: str, tz: str, minute: datetime) -> dict[str, Any
             "closes_soon": status.closes_soon}
 
 
-def _repayment(row: Any, now: datetime, minute: datetime, lang: str) -> dict[str, Any] | None:
+def _repayment(row: Any, minute: datetime, lang: str) -> dict[str, Any] | None:
     """How to repay a card at this place (texts in `lang`), or None when it takes none.
 
     The answer is shared (cached): copy it, never change it.
@@ -417,13 +417,13 @@ def bearing_degrees(degrees: float) -> float:
     return round(degrees, 1) % 360.0
 
 
-def _feature(row: Any, now: datetime, minute: datetime, lang: str) -> dict:
+def _feature(row: Any, minute: datetime, lang: str) -> dict:
     properties = _base_properties(row)
     bearing = row[R_BEARING]  # None when the place is exactly at the query point
     properties["distance_m"] = round(row[R_DISTANCE], 1)
     properties["bearing_deg"] = None if bearing is None else bearing_degrees(bearing)
     properties.update(_hours_status(row, minute))
-    properties["repayment"] = _repayment(row, now, minute, lang)
+    properties["repayment"] = _repayment(row, minute, lang)
     return {"type": "Feature", "id": properties["id"], "geometry": _geometry(row),
             "properties": properties}
 
@@ -451,7 +451,7 @@ def get_place(session: Session, public_id: str, now: datetime) -> dict[str, Any]
     properties = _base_properties(row)
     minute = now.replace(second=0, microsecond=0)
     properties.update(_hours_status(row, minute))
-    properties["repayment"] = _repayment(row, now, minute, language())
+    properties["repayment"] = _repayment(row, minute, language())
     hours = _hours(row)
     if hours is None:
         properties["opening_hours"] = None
