@@ -95,6 +95,9 @@ class Config:
         # Branch queues (docs/queues.md): a line's live state expires this long after its
         # report's as_of; soonest_served converts distance to walking time at this pace.
         self.QUEUE_LIVE_TTL_SECONDS = int(os.environ.get("QUEUE_LIVE_TTL_SECONDS", 300))
+        # Branch values read from Redis kept in each process, exact through Redis's invalidation
+        # messages (backend/queues/store.py BranchCache); "0" reads Redis on every request.
+        self.QUEUE_STATE_CACHE = os.environ.get("QUEUE_STATE_CACHE", "1") != "0"
         self.QUEUE_WALKING_PACE_M_S = float(os.environ.get("QUEUE_WALKING_PACE_M_S", 1.3))
         self.QUEUE_TICKET_CHECK_IN_MINUTES = int(os.environ.get("QUEUE_TICKET_CHECK_IN_MINUTES",
                                                                 45))

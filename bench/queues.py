@@ -2,10 +2,13 @@
 
     .venv/bin/python -m bench.queues [--places 100000] [--duration 5] [--rounds 3]
 
-1. Nearby with and without queue data, in the same run: `GET /api/v1/branches/nearby` (one
-   MGET of the page's branch lines merged into every feature; every branch has live lines) and
-   `GET /api/v1/places/nearby?kind=branch` (the same query and page, no queue data), both
-   under wrk through gunicorn on loopback, alternating rounds; the ratio of their medians.
+1. Nearby with and without queue data, in the same run: `GET /api/v1/branches/nearby` (the
+   page's branch lines merged into every feature, from the workers' cache or one MGET; every
+   branch has live lines) and `GET /api/v1/places/nearby?kind=branch` (the same query and page,
+   no queue data), both under wrk through gunicorn on loopback, alternating rounds; the ratio
+   of their medians, and the MGETs Redis served per request. Then the same comparison while a
+   feed of 1,000 lines a second runs (every report empties the cached states of its branches;
+   `--no-feed-rounds` skips it).
 2. A feed of 1,000 branch lines a second: one bulk request of 1,000 lines (250 branches x 4
    lines) each second through gunicorn, then as fast as two clients can send; lines absorbed a
    second, request latency, and the CPU that gunicorn, Redis and PostgreSQL spent.
@@ -113,25 +116,63 @@ def db_text(sql: str):
     return text(sql)
 
 
+def _mgets() -> int:
+    """MGET calls Redis has served since it started (INFO commandstats)."""
+    import redis
+
+    stat = redis.Redis.from_url(os.environ["REDIS_URL"]).info("commandstats").get("cmdstat_mget")
+    return 0 if stat is None else stat["calls"]
+
+
+class PacedFeed:
+    """A queue system's feed in the background: one bulk report of 1,000 lines each second."""
+
+    def __init__(self, port: int, branches: list[str]) -> None:
+        self.port, self.branches = port, branches
+        self.stop = threading.Event()
+        self.sent = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        feed = FeedClient(self.port, _login(self.port), self.branches)
+        began = time.monotonic()
+        while not self.stop.is_set():
+            feed.send()
+            self.sent += 1
+            self.stop.wait(max(0.0, began + self.sent - time.monotonic()))
+
+    def __enter__(self) -> PacedFeed:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        log(f"feed: {self.sent} reports of 1,000 lines sent")
+
+
 def nearby_rows(server: Gunicorn, points, duration: float, rounds: int, work: Path) -> list[str]:
     with_queue = [f"/api/v1/branches/nearby?lat={lat!r}&lon={lon!r}&radius_m=5000&limit=20"
                   for lat, lon in points]
     without = [f"/api/v1/places/nearby?kind=branch&lat={lat!r}&lon={lon!r}&radius_m=5000"
                f"&limit=20" for lat, lon in points]
     results: dict[str, list] = {"with": [], "without": []}
+    mgets: dict[str, list[float]] = {"with": [], "without": []}
     measure(server, with_queue, work, 2.0, 8, None)  # warm-up: caches, pools, prepared plans
     measure(server, without, work, 2.0, 8, None)
     for index in range(rounds):
         for name, paths in (("without", without), ("with", with_queue)) if index % 2 else (
                 ("with", with_queue), ("without", without)):
+            calls = _mgets()
             run = measure(server, paths, work, duration, 8, None)
             if run.errors:
                 raise RuntimeError(f"{run.errors} errors in the {name} run")
             results[name].append(run)
+            mgets[name].append((_mgets() - calls) / max(1, run.latency.count))
             log(f"nearby {name} queue data: {run.latency.per_second:,.0f} req/s, "
                 f"p50 {run.latency.p50_ms:.2f} ms")
     rows = ["| nearby branches (20 a page, 5 km) | req/s (median of rounds) | p50 ms | p99 ms | "
-            "worker CPU µs/request |", "|---|---|---|---|---|"]
+            "worker CPU µs/request | Redis MGETs/request |", "|---|---|---|---|---|---|"]
     medians = {}
     for name in ("without", "with"):
         runs = results[name]
@@ -140,13 +181,18 @@ def nearby_rows(server: Gunicorn, points, duration: float, rounds: int, work: Pa
         rows.append(f"| {name} queue data | {rps:,.0f} | "
                     f"{statistics.median(r.latency.p50_ms for r in runs):.2f} | "
                     f"{statistics.median(r.latency.p99_ms for r in runs):.2f} | "
-                    f"{statistics.median(r.per_request_us(r.worker_cpu_s) for r in runs):,.0f} |")
+                    f"{statistics.median(r.per_request_us(r.worker_cpu_s) for r in runs):,.0f} | "
+                    f"{statistics.median(mgets[name]):.3f} |")
     cpu_with = statistics.median(r.per_request_us(r.worker_cpu_s) for r in results["with"])
     cpu_without = statistics.median(r.per_request_us(r.worker_cpu_s)
                                     for r in results["without"])
     rows.append(f"\nwith / without: throughput {medians['with'] / medians['without']:.3f}, "
                 f"worker CPU per request {cpu_with / cpu_without:.3f} "
                 f"(+{(cpu_with / cpu_without - 1) * 100:.1f}%)")
+    rows.append("")
+    for name in ("without", "with"):
+        rows.append(f"Rounds, {name} queue data (req/s): " + ", ".join(
+            f"{r.latency.per_second:,.0f}" for r in results[name]) + "  ")
     return rows
 
 
@@ -240,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of each")
     parser.add_argument("--feed-seconds", type=float, default=15.0)
+    parser.add_argument("--no-feed-rounds", action="store_true",
+                        help="skip the nearby comparison with a feed running")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args(argv)
@@ -251,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
         with Gunicorn(cluster.url, args.workers, args.threads, VAR / "gunicorn.log") as server:
             points = query_points(1000)
             lines = nearby_rows(server, points, args.duration, args.rounds, work)
+            if not args.no_feed_rounds:
+                with PacedFeed(server.port, branches):
+                    lines += ["", "With a feed of 1,000 lines a second running (1 request of "
+                              "1,000 lines each second):", ""]
+                    lines += nearby_rows(server, points, args.duration, args.rounds, work)
             lines += [""] + feed_rows(server, cluster, branches, args.feed_seconds)
     finally:
         stop_redis(VAR / "redis")

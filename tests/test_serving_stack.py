@@ -167,6 +167,49 @@ def test_logout_on_one_instance_revokes_the_token_on_the_other(stack):
     assert after.status == 401 and after.headers["content-type"] == "application/problem+json"
 
 
+def test_a_queue_report_through_one_instance_is_seen_at_once_through_the_other(stack):
+    # Each instance keeps the branch states it has read; a report through the other instance
+    # (or any change in Redis) must show in its very next answer, not after some delay.
+    a, b = stack.instances["a"], stack.instances["b"]
+    client = {"X-Forwarded-For": "192.0.2.11"}
+    nearest = request(a.http(), "GET", NEARBY, headers=client).json()["features"][0]["id"]
+    created = stack.flask("users", "create", "--email", "feed@example.com", "--role",
+                          "queue_system", "--password", PASSWORD)
+    assert created.returncode == 0, created.stderr
+    bound = stack.flask("queue", "bind", "feed@example.com", nearest)
+    assert bound.returncode == 0, bound.stderr
+    token = request(a.http(), "POST", "/api/v1/auth/login", headers=client,
+                    body={"email": "feed@example.com", "password": PASSWORD}).json()
+    feed = {**client, "Authorization": f"Bearer {token['access_token']}"}
+
+    def waiting_seen_by(instance) -> int | None:
+        page = request(instance.http(), "GET", NEARBY, headers=client).json()
+        queue = next(f for f in page["features"] if f["id"] == nearest)["properties"]["queue"]
+        return queue["lines"][0]["waiting"] if queue["lines"] else None
+
+    assert waiting_seen_by(a) is None and waiting_seen_by(b) is None  # both now hold "nothing"
+    start = time.time()
+    for step in range(12):
+        writer, reader = (a, b) if step % 2 == 0 else (b, a)
+        as_of = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start - 60 + step))
+        put = request(writer.http(), "PUT", f"/api/v1/branches/{nearest}/queue", headers=feed,
+                      body={"as_of": as_of, "lines": [{"line": "counter", "waiting": step,
+                                                       "open_desks": 2,
+                                                       "mean_service_s": 240}]})
+        assert put.status == 200 and put.json()["accepted"] == 1, put.body
+        assert waiting_seen_by(reader) == step, f"step {step}: {writer.name} -> {reader.name}"
+        assert waiting_seen_by(writer) == step
+    # A change made outside the app (an operator's redis-cli) too.
+    redis.Redis.from_url(stack.redis_url).delete(f"nb:qb:{_place_id(stack, nearest)}")
+    assert waiting_seen_by(a) is None and waiting_seen_by(b) is None
+
+
+def _place_id(stack, public_id: str) -> int:
+    with psycopg.connect(stack.cluster.url.replace("+psycopg", "")) as conn:
+        return conn.execute("SELECT id FROM places WHERE public_id = %s",
+                            (public_id,)).fetchone()[0]
+
+
 def test_login_limit_holds_with_two_workers_and_across_a_restart(stack):
     instance = stack.start_instance("two-workers", WEB_CONCURRENCY="2")
     try:

@@ -10,10 +10,19 @@ page's read to one MGET of 20 keys, not 80.
 
 Accepted reports also add to per-hour-of-week sums in Redis hashes, which `flush_aggregates`
 moves to PostgreSQL (table queue_typical) at most once a minute.
+
+Each process keeps the branch values it has read (BranchCache), kept exact by Redis's own
+invalidation messages (client tracking in broadcast mode on the key prefix): a page near branches
+that another request just read costs no round trip, and a report is seen by the next read of
+every process, not after some time-to-live.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +34,10 @@ from flask import Flask
 
 from backend.queues.estimate import estimate_wait_min
 
+log = logging.getLogger(__name__)
+
 PREFIX = "nb:qb:"
+INVALIDATE_CHANNEL = "__redis__:invalidate"
 AGG_COUNT, AGG_WAIT, AGG_WAITING = "nb:qagg:n", "nb:qagg:w", "nb:qagg:q"
 FLUSH_LOCK = "nb:qagg:lock"
 
@@ -155,6 +167,156 @@ def decode_branch(raw: bytes) -> tuple[BranchLines, int]:
     return lines, first_expiry or 0
 
 
+class BranchCache:
+    """The branch values (raw bytes, or None for "no key") this process has read, kept exact by
+    Redis client tracking.
+
+    One connection per process asks Redis to report every change to a key under PREFIX
+    (`CLIENT TRACKING ON REDIRECT <itself> BCAST PREFIX nb:qb:`, RESP2) and listens on
+    `__redis__:invalidate`; every lookup first takes the messages that arrived (a non-blocking
+    read) and forgets the keys they name (all keys for a flush). A value fetched while a change
+    to its key was on its way is not kept (the generation check in `store`). When the
+    connection fails (Redis restarted, say) the cache is emptied and nothing is kept until a new
+    one tracks again (tried at most once a second); when Redis refuses tracking (an ACL without
+    CLIENT, say) the cache stays off and every read goes to Redis.
+
+    Expiry needs no message: the stored value carries each line's expiry, which readers check.
+    """
+
+    def __init__(self, url: str, max_entries: int = 50_000) -> None:
+        self._pool = redis.ConnectionPool.from_url(url, protocol=2, socket_timeout=0.5,
+                                                   socket_connect_timeout=0.5)
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._values: dict[int, bytes | None] = {}
+        self._conn: Any = None
+        self._pid = 0
+        self._retry_at = 0.0
+        # Every message moves the generation on; _changed holds the generation at which each
+        # key last changed, _cleared the last generation that emptied everything.
+        self._generation = 0
+        self._changed: dict[int, int] = {}
+        self._cleared = 0
+        self.refused = False
+
+    def lookup(self, place_ids: list[int]) -> tuple[dict[int, bytes | None], int] | None:
+        """(the values held for these places, the generation to pass to `store`), or None
+        when the cache cannot be trusted now (the caller reads Redis)."""
+        with self._lock:
+            if not self._sync():
+                return None
+            values = self._values
+            return ({pid: values[pid] for pid in place_ids if pid in values},
+                    self._generation)
+
+    def store(self, fetched: dict[int, bytes | None], generation: int) -> None:
+        """Keep values read from Redis after `lookup` gave `generation`, except those whose
+        key changed since (their message may have come before or after the read)."""
+        with self._lock:
+            if not self._sync() or self._cleared > generation:
+                return
+            if len(self._values) + len(fetched) > self.max_entries:
+                self._values.clear()
+            changed = self._changed
+            for pid, value in fetched.items():
+                if changed.get(pid, -1) <= generation:  # no change since the lookup
+                    self._values[pid] = value
+
+    def forget(self, place_ids: list[int]) -> None:
+        """This process changed these keys: drop them now (their message follows)."""
+        with self._lock:
+            self._generation += 1
+            for pid in place_ids:
+                self._values.pop(pid, None)
+                self._changed[pid] = self._generation
+
+    def clear(self) -> None:
+        with self._lock:
+            self._clear()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._drop_connection()
+            self._pool.disconnect()
+
+    def _clear(self) -> None:
+        self._values.clear()
+        self._changed.clear()
+        self._generation += 1
+        self._cleared = self._generation
+
+    def _sync(self) -> bool:
+        """Take the pending invalidation messages; False when not tracking (lock held)."""
+        if self.refused:
+            return False
+        if self._conn is None or self._pid != os.getpid():
+            if time.monotonic() < self._retry_at:
+                return False
+            self._connect()
+            if self._conn is None:
+                return False
+        try:
+            while self._conn.can_read(timeout=0):
+                self._invalidate(self._conn.read_response())
+        except (redis.RedisError, OSError) as exc:
+            log.warning("queue state cache: tracking lost (%s); reading Redis meanwhile",
+                        type(exc).__name__)
+            self._drop_connection()
+            return False
+        return True
+
+    def _invalidate(self, message: Any) -> None:
+        if not isinstance(message, list) or len(message) < 3 or message[0] != b"message":
+            return
+        keys = message[2]
+        if keys is None:  # FLUSHDB / FLUSHALL: every key is gone
+            self._clear()
+            return
+        self._generation += 1
+        for key in keys:
+            try:
+                pid = int(key[len(PREFIX):])
+            except ValueError:
+                continue
+            self._values.pop(pid, None)
+            self._changed[pid] = self._generation
+        if len(self._changed) > 4 * self.max_entries:
+            self._clear()
+
+    def _connect(self) -> None:
+        # Nothing read before tracking started can be trusted: start empty.
+        self._clear()
+        self._pid = os.getpid()
+        conn = self._pool.make_connection()
+        try:
+            conn.connect()
+            conn.send_command("CLIENT", "ID")
+            client_id = conn.read_response()
+            conn.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST",
+                              "PREFIX", PREFIX)
+            conn.read_response()
+            conn.send_command("SUBSCRIBE", INVALIDATE_CHANNEL)
+            conn.read_response()
+        except redis.ResponseError as exc:
+            conn.disconnect()
+            self.refused = True
+            log.warning("queue state cache off: Redis refused client tracking (%s)", exc)
+            return
+        except (redis.RedisError, OSError):
+            conn.disconnect()
+            self._retry_at = time.monotonic() + 1.0
+            return
+        self._conn = conn
+
+    def _drop_connection(self) -> None:
+        with contextlib.suppress(Exception):  # it is being thrown away
+            self._conn.disconnect()
+        self._conn = None
+        self._clear()
+        self._retry_at = time.monotonic() + 1.0
+
+
 @dataclass(frozen=True)
 class LineWrite:
     """One line to store: its report, time-to-live, and what it adds to the typical sums."""
@@ -171,14 +333,18 @@ class QueueStore:
 
     def __init__(self) -> None:
         self.client: redis.Redis | None = None
+        self.cache: BranchCache | None = None
         self._script: Any = None
 
     def init_app(self, app: Flask) -> None:
-        self.bind(app.config.get("REDIS_URL"))
+        self.bind(app.config.get("REDIS_URL"), cache=app.config.get("QUEUE_STATE_CACHE", True))
         app.extensions["queue_store"] = self
 
-    def bind(self, url: str | None) -> None:
-        """Point the store at a Redis (or at none)."""
+    def bind(self, url: str | None, cache: bool = True) -> None:
+        """Point the store at a Redis (or at none); `cache` keeps read values in the process
+        (BranchCache)."""
+        self.close()
+        self.cache = BranchCache(url) if url and cache else None
         if not url:
             self.client, self._script = None, None
             return
@@ -186,6 +352,12 @@ class QueueStore:
         # "unknown" (see read_live).
         self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._script = self.client.register_script(_STORE_LINES)
+
+    def close(self) -> None:
+        """Let go of the cache's tracking connection (the client's pool closes with it)."""
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
 
     def write(self, writes: list[LineWrite], flush_interval_s: int = 60) -> tuple[list[bool], bool]:
         """Store lines newer than held ones; (accepted flags, whether a flush is due).
@@ -209,7 +381,11 @@ class QueueStore:
                          "" if w.wait_min is None else repr(float(w.wait_min)), w.live.waiting]
         keys += [AGG_COUNT, AGG_WAIT, AGG_WAITING, FLUSH_LOCK]
         args.append(flush_interval_s)
-        result = self._script(keys=keys, args=args)
+        try:
+            result = self._script(keys=keys, args=args)
+        finally:
+            if self.cache is not None:  # seen by this process's next read, message or not
+                self.cache.forget(list(by_branch))
         flags = [False] * len(writes)
         for index, flag in zip(order, result[:-1], strict=True):
             flags[index] = bool(flag)
@@ -222,10 +398,20 @@ class QueueStore:
         """
         if self.client is None or not place_ids:
             return {}
-        values = self.client.mget([PREFIX + str(pid) for pid in place_ids])
+        held = self.cache.lookup(place_ids) if self.cache is not None else None
+        if held is None:
+            values = dict(zip(place_ids, self._fetch(place_ids), strict=True))
+        else:
+            values, generation = held
+            missing = [pid for pid in place_ids if pid not in values]
+            if missing:
+                fetched = dict(zip(missing, self._fetch(missing), strict=True))
+                self.cache.store(fetched, generation)
+                values.update(fetched)
         now_ms = time.time() * 1000
         found: dict[int, dict[str, tuple]] = {}
-        for pid, raw in zip(place_ids, values, strict=True):
+        for pid in place_ids:
+            raw = values[pid]
             if raw is None:
                 continue
             lines, first_expiry = decode_branch(raw)
@@ -240,6 +426,9 @@ class QueueStore:
             if fresh:
                 found[pid] = fresh
         return found
+
+    def _fetch(self, place_ids: list[int]) -> list[bytes | None]:
+        return self.client.mget([PREFIX + str(pid) for pid in place_ids])
 
     def take_aggregates(self) -> dict[str, tuple[int, float, float]]:
         """Move the accumulated sums out of Redis: {"place:line:hour": (n, wait, waiting)}."""
