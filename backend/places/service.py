@@ -105,7 +105,12 @@ class NearbyQuery:
 
 
 class PlaceExtras(Protocol):
-    """Data merged into nearby results from outside the places table (queues, say)."""
+    """Data merged into nearby results from outside the places table (queues, say). It sees
+    the rows as the query returns them (tuples, read with the R_* indexes)."""
+
+    @property
+    def filters(self) -> bool:
+        """Whether `keep` drops anything (when not, it is not called)."""
 
     def keep(self, rows: Sequence[Any]) -> list[Any]:
         """The rows that pass the extra filters, in the order given."""
@@ -178,7 +183,7 @@ def find_nearby_places(source: Session | psycopg.Connection, query: NearbyQuery,
     `source` is a psycopg connection in autocommit mode (the endpoints' hot path: one round
     trip, a prepared statement) or a SQLAlchemy session (inside its transaction, a savepoint
     around each statement). `extras` filters candidates further and adds properties to the
-    page (branch queues); it sees the rows by column name (NamedRow).
+    page (branch queues).
 
     :raises InvalidCursor: for a cursor this search did not make.
     """
@@ -209,8 +214,8 @@ def find_nearby_places(source: Session | psycopg.Connection, query: NearbyQuery,
         if query.open_now is not None:
             ordered = [row for row in ordered
                        if _hours_status(row, minute)["open_now"] is query.open_now]
-        if extras is not None:
-            ordered = [named.row for named in extras.keep([NamedRow(r) for r in ordered])]
+        if extras is not None and extras.filters:
+            ordered = extras.keep(ordered)
         accepted = ordered[:wanted]
         # Every unfetched row is at least `floor` metres away on the spheroid, so the cut is
         # exact once the last accepted row is nearer than that.
@@ -223,32 +228,13 @@ def find_nearby_places(source: Session | psycopg.Connection, query: NearbyQuery,
     lang = language()  # once per request: every repayment text is in it
     features = [_feature(row, minute, lang) for row in page]
     if extras is not None:
-        extras.annotate([NamedRow(row) for row in page], features)
+        extras.annotate(page, features)
     next_cursor = None
     if more:
         last = page[-1]
         next_cursor = encode_cursor(AfterDistance(d=float(last[R_DISTANCE]), i=last[R_ID],
                                                   f=_filter_fingerprint(query)))
     return Page(features, next_cursor)
-
-
-_COLUMN_INDEX = {name: index for index, name in enumerate((
-    "id", "public_id", "kind", "name", "brand", "street", "locality", "region", "postcode",
-    "country", "timezone", "opening_hours", "services", "accessibility", "repayment_methods",
-    "repayment_fee", "repayment_fee_currency", "repayment_posting", "repayment_cutoff", "phone",
-    "status", "last_verified_at", "lat", "lon", "distance_m", "bearing_deg", "sphere_m"))}
-
-
-class NamedRow:
-    """A nearby row (a tuple) read by column name, for code outside the hot path."""
-
-    __slots__ = ("row",)
-
-    def __init__(self, row: Any) -> None:
-        self.row = row
-
-    def __getitem__(self, name: str) -> Any:
-        return self.row[_COLUMN_INDEX[name]]
 
 
 def _exact_order(row: Any) -> tuple[float, int]:

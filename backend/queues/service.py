@@ -24,7 +24,16 @@ from backend.errors import (
     ServiceUnavailable,
     TooManyRequests,
 )
-from backend.places.service import NearbyQuery, Page, find_nearby_places, row_fetcher
+from backend.places.service import (
+    R_DISTANCE,
+    R_ID,
+    R_KIND,
+    R_TIMEZONE,
+    NearbyQuery,
+    Page,
+    find_nearby_places,
+    row_fetcher,
+)
 from backend.queues.estimate import estimate_wait_min
 from backend.queues.models import ACTIVE_TICKET_STATUSES, LINES
 from backend.queues.store import LineWrite, LiveLine, QueueStore
@@ -247,33 +256,41 @@ class BranchQueues:
         # Unrounded distance and wait of each annotated feature (by its id), for rankings.
         self.exact: dict[str, tuple[float, float | None]] = {}
 
+    @property
+    def filters(self) -> bool:
+        return self.max_wait_min is not None
+
     def lookup(self, rows: Sequence[Any]) -> None:
-        """Fetch the states of rows' branches not looked up yet."""
-        todo = [r for r in rows if r["kind"] == "branch" and r["id"] not in self.states]
+        """Fetch the states of rows' branches not looked up yet (rows: nearby's tuples)."""
+        states = self.states
+        self.lookup_branches([(r[R_ID], r[R_TIMEZONE]) for r in rows
+                              if r[R_KIND] == "branch" and r[R_ID] not in states])
+
+    def lookup_branches(self, branches: Sequence[tuple[int, str]]) -> None:
+        """Fetch the states of these (place id, time zone) branches not looked up yet."""
+        states = self.states
+        todo = [(pid, tz) for pid, tz in branches if pid not in states]
         if not todo:
             return
-        ids = [r["id"] for r in todo]
         live: dict[int, dict[str, LineState]] = {}
         if not self.redis_down:
             try:
-                live = self.store.read(ids)
+                live = self.store.read([pid for pid, _ in todo])
             except redis.RedisError as exc:
                 # Public reads keep working: the branches' live state is unknown for now.
                 log.warning("queue state unreachable: %s", type(exc).__name__)
                 self.redis_down = True
-        silent = [r for r in todo if r["id"] not in live]
+        silent = [(pid, tz) for pid, tz in todo if pid not in live]
         typical = self._typical(silent) if silent else {}
-        for row in todo:
-            pid = row["id"]
-            if pid in live:
-                self.states[pid] = live[pid]
-            else:
-                self.states[pid] = typical.get(pid, {})
+        for pid, _ in todo:
+            states[pid] = live[pid] if pid in live else typical.get(pid, {})
 
-    def _typical(self, rows: Sequence[Any]) -> dict[int, dict[str, LineState]]:
-        hours = [hour_of_week(self.now, r["timezone"]) for r in rows]
-        found = self.fetch(TYPICAL_SQL, {"ids": [r["id"] for r in rows], "hours": hours,
-                                         "min_samples": MIN_TYPICAL_SAMPLES})
+    def _typical(self, branches: Sequence[tuple[int, str]]) -> dict[int, dict[str, LineState]]:
+        """Typical states of (place id, time zone) branches at this hour of their week."""
+        found = self.fetch(TYPICAL_SQL, {
+            "ids": [pid for pid, _ in branches],
+            "hours": [hour_of_week(self.now, tz) for _, tz in branches],
+            "min_samples": MIN_TYPICAL_SAMPLES})
         states: dict[int, dict[str, LineState]] = {}
         for place_id, line, wait, waiting in found:
             entry = {"line": line, "estimated_wait_min": round(wait), "waiting": round(waiting)}
@@ -289,15 +306,17 @@ class BranchQueues:
         if self.max_wait_min is None:
             return list(rows)
         self.lookup(rows)
-        return [r for r in rows if r["kind"] == "branch"
-                and (w := self.wait_of(r["id"])) is not None and w <= self.max_wait_min]
+        return [r for r in rows if r[R_KIND] == "branch"
+                and (w := self.wait_of(r[R_ID])) is not None and w <= self.max_wait_min]
 
     def annotate(self, rows: Sequence[Any], features: list[dict[str, Any]]) -> None:
         self.lookup(rows)
+        exact = self.exact
         for row, feature in zip(rows, features, strict=True):
-            if row["kind"] == "branch":
-                feature["properties"]["queue"] = self.queue_json(row["id"])
-                self.exact[feature["id"]] = (row["distance_m"], self.wait_of(row["id"]))
+            if row[R_KIND] == "branch":
+                pid = row[R_ID]
+                feature["properties"]["queue"] = self.queue_json(pid)
+                exact[feature["id"]] = (row[R_DISTANCE], self.wait_of(pid))
 
     def queue_json(self, place_id: int) -> dict[str, Any]:
         """The `queue` property of a branch (shared between answers: copy it to change it)."""
@@ -408,7 +427,7 @@ def branch_queue(session: Session, store: QueueStore, public_id: str, now: datet
     """
     row = _branch_row(session, public_id)
     queues = BranchQueues(session, store, now, line)
-    queues.lookup([row])
+    queues.lookup_branches([(row["id"], row["timezone"])])
     answer = dict(queues.queue_json(row["id"]))
     states = queues.states.get(row["id"], {})
     answer["lines"] = [{**states[n][0], "open_desks": states[n][4], "as_of": states[n][3]}
@@ -522,7 +541,7 @@ def _ticket_json(session: Session, store: QueueStore, row: Any, now: datetime,
     source = None
     if active:
         queues = queues or BranchQueues(session, store, now, row["line"])
-        queues.lookup([{"id": row["place_id"], "kind": "branch", "timezone": row["timezone"]}])
+        queues.lookup_branches([(row["place_id"], row["timezone"])])
         state = queues.states.get(row["place_id"], {}).get(row["line"])
         if row["ahead"] is not None:
             position = row["ahead"] + 1
