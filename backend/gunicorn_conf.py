@@ -4,6 +4,7 @@
 without BIND it listens on 127.0.0.1:$PORT (the benchmarks' straight-to-gunicorn figures).
 """
 
+import gc
 import os
 
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
@@ -26,3 +27,13 @@ if os.environ.get("GUNICORN_CONTROL_SOCKET"):
     control_socket_mode = 0o600
 else:
     control_socket_disable = True
+
+
+def post_worker_init(worker) -> None:
+    """Once the worker has loaded the app: move every object alive now (modules, the app, the
+    schemas, the OpenAPI document, the region shapes: about 185,000 objects) out of the cyclic
+    garbage collector's reach. Otherwise each full collection walks them all, a pause of about
+    0.1 s every few hundred requests (about 100 µs a request on average, and a latency spike);
+    those objects live as long as the worker anyway."""
+    gc.collect()
+    gc.freeze()

@@ -68,3 +68,17 @@ def test_settings_from_the_environment(tmp_path, monkeypatch):
     assert (settings.port, settings.upload_max_body, settings.scheme) == (18123, 10485760, "http")
     assert settings.trusted_proxies == ["10.1.0.0/16", "10.2.0.0/16"]
     assert "client_max_body_size 10485760;" in render(settings)
+
+
+def test_workers_take_the_loaded_app_out_of_the_garbage_collectors_walks():
+    import gc
+
+    from backend import gunicorn_conf
+
+    assert gc.get_freeze_count() == 0
+    try:
+        gunicorn_conf.post_worker_init(worker=None)
+        # Everything alive when the worker is ready: the collector's full runs skip it.
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
