@@ -527,8 +527,9 @@ def render(args: argparse.Namespace, argv: list[str], started: datetime, code: s
         f"{server['plan_cache_mode']}; fsync on, as in the private cluster of `make run`)",
         f"- Python {host['python']}; {host['packages']}; {host.get('wrk', 'wrk ?')}",
         f"- gunicorn as `make run` starts it (`--config python:backend.gunicorn_conf`, gthread): "
-        f"{args.workers} workers x {args.threads} threads, access log off; each worker's "
-        "SQLAlchemy pool keeps one connection per thread that used it",
+        f"{args.workers} workers x {args.threads} threads, access log off, the objects alive "
+        "after the app loads frozen out of the garbage collector's walks (the reference app "
+        "too); each worker's SQLAlchemy pool keeps one connection per thread that used it",
         ("- **HTTP figures go through the nginx front** (`deploy/nginx.conf.template`, as "
          "`make run` serves; gunicorn behind it on loopback TCP; nginx's own CPU is counted "
          "under \"other processes\"): `make bench BENCH_ARGS=--no-via-front` measures gunicorn "
