@@ -246,14 +246,16 @@ class BranchQueues:
     """
 
     def __init__(self, source: Session | psycopg.Connection, store: QueueStore, now: datetime,
-                 line: str = "counter", max_wait_min: float | None = None) -> None:
+                 line: str = "counter", max_wait_min: float | None = None,
+                 rank: bool = False) -> None:
         # The request's read source (find_nearby_places's): typical waits are read through it.
         self.fetch = row_fetcher(source)
         self.store, self.now = store, now
         self.line, self.max_wait_min = line, max_wait_min
         self.states: dict[int, dict[str, LineState]] = {}
         self.redis_down = False
-        # Unrounded distance and wait of each annotated feature (by its id), for rankings.
+        # With `rank`: the unrounded distance and wait of each annotated feature (by its id).
+        self.rank = rank
         self.exact: dict[str, tuple[float, float | None]] = {}
 
     @property
@@ -263,15 +265,19 @@ class BranchQueues:
     def lookup(self, rows: Sequence[Any]) -> None:
         """Fetch the states of rows' branches not looked up yet (rows: nearby's tuples)."""
         states = self.states
-        self.lookup_branches([(r[R_ID], r[R_TIMEZONE]) for r in rows
-                              if r[R_KIND] == "branch" and r[R_ID] not in states])
+        todo = [(r[R_ID], r[R_TIMEZONE]) for r in rows
+                if r[R_KIND] == "branch" and r[R_ID] not in states]
+        if todo:
+            self._fetch_states(todo)
 
     def lookup_branches(self, branches: Sequence[tuple[int, str]]) -> None:
         """Fetch the states of these (place id, time zone) branches not looked up yet."""
+        todo = [(pid, tz) for pid, tz in branches if pid not in self.states]
+        if todo:
+            self._fetch_states(todo)
+
+    def _fetch_states(self, todo: list[tuple[int, str]]) -> None:
         states = self.states
-        todo = [(pid, tz) for pid, tz in branches if pid not in states]
-        if not todo:
-            return
         live: dict[int, dict[str, LineState]] = {}
         if not self.redis_down:
             try:
@@ -311,12 +317,13 @@ class BranchQueues:
 
     def annotate(self, rows: Sequence[Any], features: list[dict[str, Any]]) -> None:
         self.lookup(rows)
-        exact = self.exact
+        queue_json, exact = self.queue_json, self.exact
         for row, feature in zip(rows, features, strict=True):
             if row[R_KIND] == "branch":
                 pid = row[R_ID]
-                feature["properties"]["queue"] = self.queue_json(pid)
-                exact[feature["id"]] = (row[R_DISTANCE], self.wait_of(pid))
+                feature["properties"]["queue"] = queue_json(pid)
+                if self.rank:
+                    exact[feature["id"]] = (row[R_DISTANCE], self.wait_of(pid))
 
     def queue_json(self, place_id: int) -> dict[str, Any]:
         """The `queue` property of a branch (shared between answers: copy it to change it)."""
@@ -349,7 +356,8 @@ def find_branches_nearby(source: Session | psycopg.Connection, store: QueueStore
 
     :raises BadRequest: for a malformed cursor, or a cursor with soonest_served.
     """
-    queues = BranchQueues(source, store, now, query.queue_line, query.max_wait_min)
+    queues = BranchQueues(source, store, now, query.queue_line, query.max_wait_min,
+                          rank=order != "nearest")
     if order == "nearest":
         return find_nearby_places(source, query, now, queues)
     if query.cursor:

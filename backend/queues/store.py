@@ -155,6 +155,10 @@ class BranchLines(dict):
         self.derived = {}
 
 
+# A branch's value as read: its lines, the first of their expiries (ms), the stored bytes.
+StoredBranch = tuple[BranchLines, int, bytes]
+
+
 @lru_cache(maxsize=4096)
 def decode_branch(raw: bytes) -> tuple[BranchLines, int]:
     """A branch's stored value: (its lines, the first of their expiries in ms)."""
@@ -168,7 +172,7 @@ def decode_branch(raw: bytes) -> tuple[BranchLines, int]:
 
 
 class BranchCache:
-    """The branch values (raw bytes, or None for "no key") this process has read, kept exact by
+    """The branch values (decoded, or None for "no key") this process has read, kept exact by
     Redis client tracking.
 
     One connection per process asks Redis to report every change to a key under PREFIX
@@ -188,7 +192,7 @@ class BranchCache:
                                                    socket_connect_timeout=0.5)
         self.max_entries = max_entries
         self._lock = threading.Lock()
-        self._values: dict[int, bytes | None] = {}
+        self._values: dict[int, StoredBranch | None] = {}
         self._conn: Any = None
         self._pid = 0
         self._retry_at = 0.0
@@ -199,7 +203,7 @@ class BranchCache:
         self._cleared = 0
         self.refused = False
 
-    def lookup(self, place_ids: list[int]) -> tuple[dict[int, bytes | None], int] | None:
+    def lookup(self, place_ids: list[int]) -> tuple[dict[int, StoredBranch | None], int] | None:
         """(the values held for these places, the generation to pass to `store`), or None
         when the cache cannot be trusted now (the caller reads Redis)."""
         with self._lock:
@@ -209,7 +213,7 @@ class BranchCache:
             return ({pid: values[pid] for pid in place_ids if pid in values},
                     self._generation)
 
-    def store(self, fetched: dict[int, bytes | None], generation: int) -> None:
+    def store(self, fetched: dict[int, StoredBranch | None], generation: int) -> None:
         """Keep values read from Redis after `lookup` gave `generation`, except those whose
         key changed since (their message may have come before or after the read)."""
         with self._lock:
@@ -411,10 +415,10 @@ class QueueStore:
         now_ms = time.time() * 1000
         found: dict[int, dict[str, tuple]] = {}
         for pid in place_ids:
-            raw = values[pid]
-            if raw is None:
+            value = values[pid]
+            if value is None:
                 continue
-            lines, first_expiry = decode_branch(raw)
+            lines, first_expiry, raw = value
             if first_expiry > now_ms:
                 found[pid] = lines  # shared with every request that reads the same report
                 continue
@@ -427,8 +431,10 @@ class QueueStore:
                 found[pid] = fresh
         return found
 
-    def _fetch(self, place_ids: list[int]) -> list[bytes | None]:
-        return self.client.mget([PREFIX + str(pid) for pid in place_ids])
+    def _fetch(self, place_ids: list[int]) -> list[StoredBranch | None]:
+        """The places' values from Redis (MGET), decoded; None where a place has no key."""
+        return [None if raw is None else (*decode_branch(raw), raw)
+                for raw in self.client.mget([PREFIX + str(pid) for pid in place_ids])]
 
     def take_aggregates(self) -> dict[str, tuple[int, float, float]]:
         """Move the accumulated sums out of Redis: {"place:line:hour": (n, wait, waiting)}."""

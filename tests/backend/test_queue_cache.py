@@ -115,7 +115,7 @@ def test_a_value_read_while_its_key_changed_is_not_kept(cached, other):
     cache = cached.cache
     held, generation = cache.lookup([301])
     assert held == {}
-    stale = other.client.get(branch_key(301))
+    stale = cached._fetch([301])[0]
     _write(other, 301, waiting=8)  # changes after this read, before the value is stored
     _settle(cached)
     cache.store({301: stale}, generation)
